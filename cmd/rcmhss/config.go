@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// envPrefix prefixes every environment override: key diameter.origin_host is
+// RCMHSS_DIAMETER_ORIGIN_HOST.
+const envPrefix = "RCMHSS"
+
+// defaultConfigPath is where `go run ./cmd/rcmhss` finds the lab configuration
+// when started from the repository root.
+const defaultConfigPath = "configs/rcmhss.yaml"
+
+// Config is the whole file. Its sections are converted into each package's own
+// typed Config (wiring.go); only this file knows about viper.
+type Config struct {
+	Diameter  DiameterSection  `mapstructure:"diameter"`
+	Admin     AdminSection     `mapstructure:"admin"`
+	Redis     RedisSection     `mapstructure:"redis"`
+	HSS       HSSSection       `mapstructure:"hss"`
+	Security  SecuritySection  `mapstructure:"security"`
+	S6a       S6aSection       `mapstructure:"s6a"`
+	Telemetry TelemetrySection `mapstructure:"telemetry"`
+	Log       LogSection       `mapstructure:"log"`
+}
+
+// DiameterSection configures the Diameter base server (RFC 6733).
+type DiameterSection struct {
+	// Listen holds tcp://host:port and sctp://host:port URLs.
+	Listen           []string      `mapstructure:"listen"`
+	OriginHost       string        `mapstructure:"origin_host"`
+	OriginRealm      string        `mapstructure:"origin_realm"`
+	ProductName      string        `mapstructure:"product_name"`
+	AllowedPeers     []PeerSection `mapstructure:"allowed_peers"`
+	AllowLoopback    bool          `mapstructure:"allow_loopback"`
+	WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
+	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
+	DuplicateTTL     time.Duration `mapstructure:"duplicate_ttl"`
+}
+
+// PeerSection is one allow-list entry checked at CER (RFC 6733 5.3).
+type PeerSection struct {
+	Host  string `mapstructure:"host"`
+	Realm string `mapstructure:"realm"`
+}
+
+// AdminSection configures the HTTP listener of the admin API, /metrics and health.
+type AdminSection struct {
+	Listen string `mapstructure:"listen"`
+	Token  string `mapstructure:"token"`
+}
+
+// RedisSection selects the store: empty Addr means the embedded in-process store.
+type RedisSection struct {
+	// Addr is one address, or several comma-separated (Sentinel or Cluster seeds).
+	Addr       string `mapstructure:"addr"`
+	MasterName string `mapstructure:"master_name"`
+	Username   string `mapstructure:"username"`
+	Password   string `mapstructure:"password"`
+	DB         int    `mapstructure:"db"`
+	Cluster    bool   `mapstructure:"cluster"`
+	KeyPrefix  string `mapstructure:"key_prefix"`
+}
+
+// Addrs splits Addr.
+func (r RedisSection) Addrs() []string {
+	var out []string
+	for a := range strings.SplitSeq(r.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// HSSSection configures the HSS core.
+type HSSSection struct {
+	MaxVectors int        `mapstructure:"max_vectors"`
+	SQN        SQNSection `mapstructure:"sqn"`
+	HomePLMNs  []string   `mapstructure:"home_plmns"`
+}
+
+// SQNSection is the TS 33.102 Annex C profile.
+type SQNSection struct {
+	INDBits uint8  `mapstructure:"ind_bits"`
+	Delta   uint64 `mapstructure:"delta"`
+}
+
+// SecuritySection holds the key-encryption key that seals K, OP and OPc at rest.
+type SecuritySection struct {
+	KEKFile            string `mapstructure:"kek_file"`
+	KEK                string `mapstructure:"kek"`
+	AllowPlaintextKeys bool   `mapstructure:"allow_plaintext_keys"`
+}
+
+// S6aSection switches the S6a application (TS 29.272) on or off.
+type S6aSection struct {
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// TelemetrySection configures traces; metrics are always on /metrics.
+type TelemetrySection struct {
+	OTLPEndpoint string `mapstructure:"otlp_endpoint"`
+	ServiceName  string `mapstructure:"service_name"`
+}
+
+// LogSection configures the JSON log on stderr.
+type LogSection struct {
+	Level string `mapstructure:"level"`
+}
+
+// defaults are the built-in values of every key. They are safe for production
+// (no token, no plaintext keys): the lab file configs/rcmhss.yaml relaxes them.
+// Every key is listed so that every key can be overridden from the environment.
+var defaults = map[string]any{
+	"diameter.listen":               []string{"tcp://127.0.0.1:3868", "sctp://127.0.0.1:3868"},
+	"diameter.origin_host":          "hss.rcmhss.localdomain",
+	"diameter.origin_realm":         "rcmhss.localdomain",
+	"diameter.product_name":         "rcmhss",
+	"diameter.allowed_peers":        []any{},
+	"diameter.allow_loopback":       false,
+	"diameter.watchdog_interval":    "30s",
+	"diameter.request_timeout":      "10s",
+	"diameter.duplicate_ttl":        "60s",
+	"admin.listen":                  "127.0.0.1:8080",
+	"admin.token":                   "",
+	"redis.addr":                    "",
+	"redis.master_name":             "",
+	"redis.username":                "",
+	"redis.password":                "",
+	"redis.db":                      0,
+	"redis.cluster":                 false,
+	"redis.key_prefix":              "rcmhss:",
+	"hss.max_vectors":               5,
+	"hss.sqn.ind_bits":              5,
+	"hss.sqn.delta":                 uint64(1) << 28,
+	"hss.home_plmns":                []string{},
+	"security.kek_file":             "",
+	"security.kek":                  "",
+	"security.allow_plaintext_keys": false,
+	"s6a.enabled":                   true,
+	"telemetry.otlp_endpoint":       "",
+	"telemetry.service_name":        "rcmhss",
+	"log.level":                     "info",
+}
+
+// ErrConfig wraps every configuration problem.
+var ErrConfig = errors.New("invalid configuration")
+
+// LoadConfig reads path (YAML) over the built-in defaults, then applies RCMHSS_*
+// environment overrides. A missing file is an error unless path is the default
+// path, so that an explicit --config typo is never silently ignored.
+func LoadConfig(path string, explicit bool) (Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+		// AutomaticEnv only sees keys viper already knows from the file; binding
+		// each default makes every key overridable whatever the file holds.
+		if err := v.BindEnv(k); err != nil {
+			return Config{}, fmt.Errorf("config: bind %s: %w", k, err)
+		}
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		var notFound *os.PathError
+		if explicit || !errors.As(err, &notFound) {
+			return Config{}, fmt.Errorf("config: read %s: %w", path, err)
+		}
+	}
+	var unknown []error
+	for _, k := range v.AllKeys() {
+		if _, ok := defaults[k]; !ok {
+			unknown = append(unknown, fmt.Errorf("config: unknown key %q: %w", k, ErrConfig))
+		}
+	}
+	if err := errors.Join(unknown...); err != nil {
+		return Config{}, err
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return Config{}, fmt.Errorf("config: decode: %w: %w", ErrConfig, err)
+	}
+	// An env var holding "a,b" reaches a list key as one string; split it.
+	c.Diameter.Listen = splitList(c.Diameter.Listen)
+	c.HSS.HomePLMNs = splitList(c.HSS.HomePLMNs)
+	return c, nil
+}
+
+func splitList(in []string) []string {
+	out := []string{}
+	for _, s := range in {
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Validate checks what belongs to the binary itself (admin listener, token,
+// security, log level); each package validates its own Config.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s: %w", key, fmt.Sprintf(format, args...), ErrConfig))
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+		bad("admin.listen", "must be host:port")
+	}
+	if c.Admin.Token == "" {
+		bad("admin.token", "is required: the admin API never runs unauthenticated (set RCMHSS_ADMIN_TOKEN)")
+	} else if len(c.Admin.Token) < 16 {
+		bad("admin.token", "must be at least 16 characters")
+	}
+	if c.Security.KEK != "" && c.Security.KEKFile != "" {
+		bad("security", "set kek or kek_file, not both")
+	}
+	if c.Security.KEK == "" && c.Security.KEKFile == "" && !c.Security.AllowPlaintextKeys {
+		bad("security", "no key-encryption key: set security.kek_file or RCMHSS_SECURITY_KEK, or allow_plaintext_keys for a lab")
+	}
+	if _, err := c.LogLevel(); err != nil {
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	for i, l := range c.Diameter.Listen {
+		if !slices.ContainsFunc([]string{"tcp://", "sctp://"}, func(p string) bool { return strings.HasPrefix(l, p) }) {
+			bad(fmt.Sprintf("diameter.listen[%d]", i), "must be tcp://host:port or sctp://host:port")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LogLevel parses log.level.
+func (c Config) LogLevel() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.Log.Level))
+	return l, err
+}
+
+// KEK returns the key-encryption key text from security.kek or the file named
+// by security.kek_file ("" when none is configured).
+func (c Config) KEK() (string, error) {
+	if c.Security.KEKFile == "" {
+		return c.Security.KEK, nil
+	}
+	b, err := os.ReadFile(c.Security.KEKFile)
+	if err != nil {
+		return "", fmt.Errorf("config: security.kek_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
