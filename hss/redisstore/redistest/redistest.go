@@ -1,0 +1,164 @@
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to answer PING.
+const startTimeout = 10 * time.Second
+
+// Server is a running redis-server.
+type Server struct {
+	Addr string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+}
+
+// Start starts redis-server and returns its address ("127.0.0.1:port").
+func Start(t testing.TB) string {
+	t.Helper()
+	return StartWithArgs(t).Addr
+}
+
+// StartWithArgs starts redis-server with extra command-line arguments (for
+// example "--replicaof", "127.0.0.1", "6380") appended after the defaults
+// (--port N --bind 127.0.0.1 --save "" --appendonly no). The server is killed
+// by t.Cleanup; its log is attached to the test output when the test fails.
+func StartWithArgs(t testing.TB, args ...string) *Server {
+	t.Helper()
+	bin := lookPath(t, "redis-server")
+	port := freePort(t)
+	argv := append([]string{
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--protected-mode", "no",
+		"--dir", t.TempDir(),
+	}, args...)
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), log: &lockedBuffer{}}
+	s.cmd = exec.Command(bin, argv...)
+	s.cmd.Stdout = s.log
+	s.cmd.Stderr = s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("redistest: start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("redistest: redis-server %s log:\n%s", s.Addr, s.log.String())
+		}
+	})
+	if err := waitReady(s.Addr, exited); err != nil {
+		t.Fatalf("redistest: redis-server on %s: %v\n%s", s.Addr, err, s.log.String())
+	}
+	return s
+}
+
+// lookPath finds a binary, skipping the test when it is missing unless CI is set.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err == nil {
+		return bin
+	}
+	msg := fmt.Sprintf("redistest: %s not found on PATH (install redis-server, e.g. apt-get install redis-server): %v", name, err)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set: tests that need Redis must not be skipped)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// freePort asks the kernel for a free loopback port. Another process may take it
+// before redis-server binds; waitReady then reports the exit with its log.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: find a free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatalf("redistest: find a free port: %v", err)
+	}
+	return port
+}
+
+// waitReady polls PING over RESP until +PONG, the process exits or the deadline passes.
+func waitReady(addr string, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		if last = Ping(ctx, addr); last == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("redis-server exited before answering PING")
+		case <-ctx.Done():
+			return fmt.Errorf("no PONG within %v: %w", startTimeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// Ping sends one RESP PING to addr and expects +PONG. It does not depend on a
+// Redis client library so that the harness tests the server, not a client.
+func Ping(ctx context.Context, addr string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return fmt.Errorf("unexpected reply %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

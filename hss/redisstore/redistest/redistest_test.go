@@ -1,0 +1,46 @@
+package redistest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+)
+
+func TestStartAnswersPingAndCleanupStops(t *testing.T) {
+	var addr string
+	t.Run("server", func(t *testing.T) {
+		addr = redistest.Start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := redistest.Ping(ctx, addr); err != nil {
+			t.Fatalf("PING %s: %v", addr, err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := redistest.Ping(ctx, addr); err == nil {
+		t.Fatalf("redis-server on %s still answers after its test's cleanup", addr)
+	}
+}
+
+func TestStartWithArgsAppliesThem(t *testing.T) {
+	s := redistest.StartWithArgs(t, "--maxmemory", "10mb")
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := c.ConfigGet(ctx, "maxmemory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["maxmemory"] != "10485760" {
+		t.Fatalf("maxmemory = %q, want 10485760", got["maxmemory"])
+	}
+	if other := redistest.Start(t); other == s.Addr {
+		t.Fatalf("two servers share %s", other)
+	}
+}
