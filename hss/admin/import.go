@@ -152,18 +152,18 @@ func csvReader(body io.Reader) (func() (int, *subscriberDoc, error, error), erro
 	}
 	return func() (int, *subscriberDoc, error, error) {
 		rec, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if err == io.EOF {
-			return line, nil, nil, io.EOF
+			return 0, nil, nil, io.EOF
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			// A malformed record is that line's error; csv.Reader resumes at the next.
-			return pe.Line, nil, &hss.ValidationError{Field: "csv", Reason: pe.Err.Error()}, nil
+			// A malformed record is that line's error; csv.Reader resumes after it.
+			return pe.StartLine, nil, &hss.ValidationError{Field: "csv", Reason: pe.Err.Error()}, nil
 		}
 		if err != nil {
-			return line, nil, nil, err
+			return 0, nil, nil, err
 		}
+		line, _ := cr.FieldPos(0)
 		row := map[string]string{}
 		for i, v := range rec {
 			if v = strings.TrimSpace(v); v != "" {
