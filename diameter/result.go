@@ -1,0 +1,258 @@
+package diameter
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/rcmhss/rcmhss/hss"
+)
+
+// VendorID3GPP is the IANA enterprise number of 3GPP (TS 29.230).
+const VendorID3GPP = 10415
+
+// Base protocol result codes (RFC 6733 7.1) used by the server.
+const (
+	CodeSuccess                = 2001
+	CodeCommandUnsupported     = 3001
+	CodeUnableToDeliver        = 3002
+	CodeRealmNotServed         = 3003
+	CodeTooBusy                = 3004
+	CodeApplicationUnsupported = 3007
+	CodeInvalidHdrBits         = 3008
+	CodeInvalidAVPBits         = 3009
+	CodeUnknownPeer            = 3010
+	CodeInvalidAVPValue        = 5004
+	CodeMissingAVP             = 5005
+	CodeAVPOccursTooManyTimes  = 5009
+	CodeNoCommonApplication    = 5010
+	CodeUnsupportedVersion     = 5011
+	CodeUnableToComply         = 5012
+	CodeInvalidAVPLength       = 5014
+	CodeInvalidMessageLength   = 5015
+)
+
+// 3GPP Experimental-Result-Code values (TS 29.272 7.4, TS 29.229 6.2).
+const (
+	CodeUserUnknown                   = 5001 // DIAMETER_ERROR_USER_UNKNOWN
+	CodeRoamingNotAllowed             = 5004 // DIAMETER_ERROR_ROAMING_NOT_ALLOWED
+	CodeUnknownEPSSubscription        = 5420 // DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION
+	CodeRATNotAllowed                 = 5421 // DIAMETER_ERROR_RAT_NOT_ALLOWED
+	CodeAuthenticationDataUnavailable = 4181 // DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE
+)
+
+// Result is what an answer reports: a base Result-Code, or an
+// Experimental-Result (RFC 6733 7.6) with the Vendor-Id that defines the code.
+type Result struct {
+	Code         uint32
+	Experimental bool
+	VendorID     uint32
+}
+
+// Success is DIAMETER_SUCCESS.
+var Success = Result{Code: CodeSuccess}
+
+// IsProtocolError reports whether r is a base protocol error (3xxx, RFC 6733
+// 7.1.3), whose answer carries the E bit.
+func (r Result) IsProtocolError() bool {
+	return !r.Experimental && r.Code >= 3000 && r.Code < 4000
+}
+
+func (r Result) String() string {
+	if r.Experimental {
+		return fmt.Sprintf("experimental %d (vendor %d)", r.Code, r.VendorID)
+	}
+	return fmt.Sprintf("%d", r.Code)
+}
+
+// ResultRule maps every error matching Match (errors.Is / errors.As) to
+// Result.
+type ResultRule struct {
+	Match  func(error) bool
+	Result Result
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func experimental3GPP(code uint32) Result {
+	return Result{Code: code, Experimental: true, VendorID: VendorID3GPP}
+}
+
+// ResultTable is the one table that chooses a Diameter code for a domain
+// error; the first matching row wins. Later features add rows here and
+// nowhere else.
+var ResultTable = []ResultRule{
+	{is(hss.ErrUnknownSubscriber), experimental3GPP(CodeUserUnknown)},
+	{is(hss.ErrUnknownEPSSubscription), experimental3GPP(CodeUnknownEPSSubscription)},
+	{is(hss.ErrRATNotAllowed), experimental3GPP(CodeRATNotAllowed)},
+	{is(hss.ErrRoamingNotAllowed), experimental3GPP(CodeRoamingNotAllowed)},
+	// TS 29.272 5.2.3.1.3: no vectors can be produced right now; transient.
+	{is(hss.ErrAuthDataUnavailable), Result{Code: CodeAuthenticationDataUnavailable}},
+	// TS 33.102 6.3.5: a resync whose MAC-S fails is answered like missing data.
+	{is(hss.ErrResyncFailed), Result{Code: CodeAuthenticationDataUnavailable}},
+	{is(hss.ErrStoreUnavailable), Result{Code: CodeUnableToComply}},
+	{is(hss.ErrInvalidInput), Result{Code: CodeInvalidAVPValue}},
+}
+
+// ResultFor returns the code that answers err: 2001 for nil, the code of an
+// *AVPError, the first matching row of ResultTable, and
+// DIAMETER_UNABLE_TO_COMPLY for anything unknown.
+func ResultFor(err error) Result {
+	if err == nil {
+		return Success
+	}
+	var ae *AVPError
+	if errors.As(err, &ae) {
+		return Result{Code: ae.Code}
+	}
+	for _, row := range ResultTable {
+		if row.Match(err) {
+			return row.Result
+		}
+	}
+	return Result{Code: CodeUnableToComply}
+}
+
+// AVPError is returned by handlers for a request AVP that is missing (5005),
+// has a bad value (5004) or a bad length (5014). The answer built from it
+// carries the AVP in Failed-AVP (RFC 6733 7.5).
+type AVPError struct {
+	Code uint32 // CodeInvalidAVPValue, CodeMissingAVP or CodeInvalidAVPLength
+	// AVP is the offending AVP as received; nil for a missing AVP.
+	AVP *diam.AVP
+	// AVPCode and VendorID name a missing AVP (RFC 6733 7.1.5: the Failed-AVP
+	// holds an example of it with a zero-filled value of minimal length).
+	AVPCode  uint32
+	VendorID uint32
+	// Reason is for logs and Error-Message; it must not contain identities
+	// or key material.
+	Reason string
+}
+
+func (e *AVPError) Error() string {
+	code := e.AVPCode
+	if e.AVP != nil {
+		code = e.AVP.Code
+	}
+	msg := fmt.Sprintf("diameter: avp %d: result %d", code, e.Code)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// MissingAVP returns the error for a required AVP the request lacks.
+func MissingAVP(code, vendorID uint32) *AVPError {
+	return &AVPError{Code: CodeMissingAVP, AVPCode: code, VendorID: vendorID}
+}
+
+// InvalidAVP returns the error for an AVP whose value is not acceptable.
+func InvalidAVP(a *diam.AVP, reason string) *AVPError {
+	return &AVPError{Code: CodeInvalidAVPValue, AVP: a, Reason: reason}
+}
+
+// failedAVP builds the Failed-AVP grouped AVP for e.
+func (e *AVPError) failedAVP(d *diamdict.Parser, appID uint32) *diam.AVP {
+	inner := e.AVP
+	if inner == nil {
+		inner = exampleAVP(d, appID, e.AVPCode, e.VendorID, 0)
+	}
+	return diam.NewAVP(avp.FailedAVP, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{inner}})
+}
+
+// SetResult adds r to m: a Result-Code, or an Experimental-Result grouping
+// Vendor-Id and Experimental-Result-Code (RFC 6733 7.6). A protocol error
+// (3xxx) also sets the E bit (RFC 6733 7.1.3).
+func SetResult(m *diam.Message, r Result) {
+	if r.Experimental {
+		m.AddAVP(diam.NewAVP(avp.ExperimentalResult, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+			diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(r.VendorID)),
+			diam.NewAVP(avp.ExperimentalResultCode, avp.Mbit, 0, datatype.Unsigned32(r.Code)),
+		}}))
+		return
+	}
+	m.AddAVP(diam.NewAVP(avp.ResultCode, avp.Mbit, 0, datatype.Unsigned32(r.Code)))
+	if r.IsProtocolError() {
+		m.Header.CommandFlags |= diam.ErrorFlag
+	}
+}
+
+// NewAnswer starts the answer to req: same command, application and
+// identifiers, the R, T and E bits cleared and the P bit kept (RFC 6733 6.2),
+// Session-Id echoed first (RFC 6733 8.8), then r. The server adds
+// Origin-Host, Origin-Realm and the request's Proxy-Info to every answer, so
+// handlers do not.
+func NewAnswer(req *diam.Message, r Result) *diam.Message {
+	a := diam.NewMessage(req.Header.CommandCode,
+		req.Header.CommandFlags&diam.ProxiableFlag,
+		req.Header.ApplicationID, req.Header.HopByHopID, req.Header.EndToEndID,
+		req.Dictionary())
+	if sid := findTop(req, avp.SessionID, 0); sid != nil {
+		a.AddAVP(sid)
+	}
+	SetResult(a, r)
+	return a
+}
+
+// ErrorAnswer is the answer to req for err: the code ResultFor picks, and
+// for an *AVPError the Failed-AVP as well.
+func ErrorAnswer(req *diam.Message, err error) *diam.Message {
+	a := NewAnswer(req, ResultFor(err))
+	var ae *AVPError
+	if errors.As(err, &ae) {
+		a.AddAVP(ae.failedAVP(req.Dictionary(), req.Header.ApplicationID))
+	}
+	return a
+}
+
+// ResultOf reads the Result-Code or Experimental-Result of an answer.
+func ResultOf(m *diam.Message) (Result, bool) {
+	for _, a := range m.AVP {
+		switch {
+		case a.Code == avp.ResultCode && a.VendorID == 0:
+			if v, ok := a.Data.(datatype.Unsigned32); ok {
+				return Result{Code: uint32(v)}, true
+			}
+		case a.Code == avp.ExperimentalResult && a.VendorID == 0:
+			g, ok := a.Data.(*diam.GroupedAVP)
+			if !ok {
+				continue
+			}
+			r := Result{Experimental: true}
+			found := false
+			for _, in := range g.AVP {
+				switch in.Code {
+				case avp.VendorID:
+					if v, ok := in.Data.(datatype.Unsigned32); ok {
+						r.VendorID = uint32(v)
+					}
+				case avp.ExperimentalResultCode:
+					if v, ok := in.Data.(datatype.Unsigned32); ok {
+						r.Code = uint32(v)
+						found = true
+					}
+				}
+			}
+			if found {
+				return r, true
+			}
+		}
+	}
+	return Result{}, false
+}
+
+// findTop returns the first top-level AVP with code and vendor, or nil.
+func findTop(m *diam.Message, code, vendor uint32) *diam.AVP {
+	for _, a := range m.AVP {
+		if a != nil && a.Code == code && a.VendorID == vendor {
+			return a
+		}
+	}
+	return nil
+}
