@@ -111,7 +111,14 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 			Reason: fmt.Sprintf("message length %d for a frame of %d bytes", h.MessageLength, len(frame))}
 	}
 	body := frame[diam.HeaderLength:]
-	if perr := validateAVPs(body, h.ApplicationID, d, 0); perr != nil {
+	// AVPs of an application the dictionary does not know are looked up in
+	// the base application, so that Session-Id, Origin-Host and Proxy-Info
+	// of a request answered 3007 still decode as what they are.
+	dictApp := h.ApplicationID
+	if _, err := d.App(dictApp); err != nil {
+		dictApp = 0
+	}
+	if perr := validateAVPs(body, dictApp, d, 0); perr != nil {
 		perr.Header = h
 		return nil, perr
 	}
@@ -127,7 +134,7 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 	}()
 	for off := 0; off < len(body); {
 		l := int(uint24(body[off+5 : off+8]))
-		a, derr := diam.DecodeAVP(body[off:off+l], h.ApplicationID, d)
+		a, derr := diam.DecodeAVP(body[off:off+l], dictApp, d)
 		if derr != nil {
 			// Only a value that does not fit its type gets here (validateAVPs
 			// checked the structure): RFC 6733 7.1.5 calls that an invalid

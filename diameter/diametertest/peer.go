@@ -21,6 +21,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
 	"github.com/ishidawataru/sctp"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // AppSpec is one application advertised in the CER.
@@ -222,9 +224,11 @@ func (p *Peer) read() {
 		}
 		m, err := diam.ReadMessage(bytes.NewReader(frame), p.d)
 		if err != nil {
-			// An answer the dictionary cannot fully decode is still an
-			// answer: deliver what was decoded so tests see the code.
-			if m == nil || m.Header == nil {
+			// go-diameter cannot read a command its dictionary lacks (the
+			// answer to a request for an unknown application is one): the
+			// server's own decoder can.
+			m, err = diameter.DecodeMessage(frame, p.d)
+			if err != nil {
 				continue
 			}
 		}
