@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 )
@@ -86,7 +85,7 @@ func (h *HSS) AuthenticationInfo(ctx context.Context, req AuthInfoRequest) (Auth
 	if req.ServingNode == "" {
 		return AuthInfo{}, fmt.Errorf(op, invalid("serving_node", "is required (it selects the IND slot)"))
 	}
-	if _, _, err := req.VisitedPLMN.Split(); err != nil {
+	if _, ok := plmnDigits(req.VisitedPLMN); !ok {
 		return AuthInfo{}, fmt.Errorf(op, invalid("visited_plmn", "is not a valid PLMN identity"))
 	}
 	e, u, g := h.clampCount(req.EUTRAN), h.clampCount(req.UTRAN), h.clampCount(req.GERAN)
@@ -112,14 +111,15 @@ func (h *HSS) AuthenticationInfo(ctx context.Context, req AuthInfoRequest) (Auth
 		return AuthInfo{}, fmt.Errorf(op, err)
 	}
 
-	rands, err := h.rands(n)
+	// One allocation backs the RANDs and every XRES of the answer.
+	rands, err := h.rands(n, resLen*(e+u))
 	if err != nil {
 		return AuthInfo{}, fmt.Errorf(op, err)
 	}
+	xres := rands[16*n:]
 	indBits := h.cfg.SQN.INDBits
 	m := NewMilenage(res.Material.K, res.Material.OPc)
 	amf := res.Material.AMF
-	xres := make([]byte, resLen*(e+u))
 	out := AuthInfo{}
 	seq := res.FirstSEQ
 	next := func() ([16]byte, uint64) {
@@ -175,12 +175,12 @@ func (h *HSS) EAPAKAVectors(ctx context.Context, req EAPVectorRequest) ([]EAPVec
 	if err != nil {
 		return nil, fmt.Errorf(op, err)
 	}
-	rands, err := h.rands(n)
+	rands, err := h.rands(n, resLen*n)
 	if err != nil {
 		return nil, fmt.Errorf(op, err)
 	}
+	xres := rands[16*n:]
 	m := NewMilenage(res.Material.K, res.Material.OPc)
-	xres := make([]byte, resLen*n)
 	out := make([]EAPVector, n)
 	for i := range out {
 		var r [16]byte
@@ -222,13 +222,31 @@ func (h *HSS) reserve(ctx context.Context, imsi IMSI, node string, rs *Resync, s
 	return r, nil
 }
 
-// rands draws n RANDs with one read.
-func (h *HSS) rands(n int) ([]byte, error) {
-	b := make([]byte, 16*n)
-	if _, err := io.ReadFull(h.rand, b); err != nil {
+// rands draws n RANDs with one read into a buffer with extra octets spare at
+// its end.
+func (h *HSS) rands(n, extra int) ([]byte, error) {
+	b := make([]byte, 16*n+extra)
+	if _, err := io.ReadFull(h.rand, b[:16*n]); err != nil {
 		return nil, fmt.Errorf("rand: %v: %w", err, ErrAuthDataUnavailable)
 	}
 	return b, nil
+}
+
+// plmnDigits returns the MCC+MNC digits of p ("00101" or "310410" as octets)
+// without allocating, and whether p is a valid PLMN identity.
+func plmnDigits(p PLMN) (d [6]byte, ok bool) {
+	nib := [6]byte{p[0] & 0xf, p[0] >> 4, p[1] & 0xf, p[2] & 0xf, p[2] >> 4, p[1] >> 4}
+	for i, n := range nib {
+		switch {
+		case n <= 9:
+			d[i] = '0' + n
+		case i == 5 && n == 0xf:
+			d[i] = 0 // 2-digit MNC
+		default:
+			return d, false
+		}
+	}
+	return d, true
 }
 
 // isHome reports whether visited is the subscriber's home PLMN: one of the
@@ -243,7 +261,15 @@ func (h *HSS) isHome(imsi IMSI, visited PLMN) bool {
 		}
 		return false
 	}
-	return strings.HasPrefix(string(imsi), visited.String())
+	d, ok := plmnDigits(visited)
+	if !ok {
+		return false
+	}
+	n := 6
+	if d[5] == 0 {
+		n = 5
+	}
+	return len(imsi) >= n && string(imsi[:n]) == string(d[:n])
 }
 
 // roamingAllowed applies the subscriber's roaming restriction to a foreign PLMN.
@@ -295,7 +321,7 @@ func (h *HSS) UpdateLocation(ctx context.Context, req UpdateLocationRequest) (Up
 	if req.Host == "" {
 		return UpdateLocationResult{}, fmt.Errorf(op, invalid("host", "is required"))
 	}
-	if _, _, err := req.VisitedPLMN.Split(); err != nil {
+	if _, ok := plmnDigits(req.VisitedPLMN); !ok {
 		return UpdateLocationResult{}, fmt.Errorf(op, invalid("visited_plmn", "is not a valid PLMN identity"))
 	}
 	sub, err := h.store.GetSubscriber(ctx, req.IMSI)
