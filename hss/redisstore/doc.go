@@ -1,0 +1,25 @@
+// Package redisstore implements hss.Store on Redis, the source of truth shared
+// by every rcmhss node. One Config covers a single Redis, Redis Sentinel
+// (MasterName and sentinel addresses) and Redis Cluster.
+//
+// Layout, per subscriber, every key hash-tagged on the IMSI so that a Cluster
+// keeps a subscriber's keys in one slot and a Lua script may touch them all:
+//
+//	<prefix>sub:{imsi}  string  the record (record_codec.go): K, OPc, OP sealed
+//	                            by hss.KeySealer, then the profile, compact binary
+//	<prefix>sqn:{imsi}  hash    h: SQN_HE, t: reservation counter,
+//	                            n:<serving node>: "<IND>:<last counter>"
+//	<prefix>mme:{imsi}  string  the MME registration (TS 29.272 5.2.1.1)
+//	<prefix>aaa:{imsi}  string  the 3GPP AAA server registration (TS 29.273 8.1.2.2)
+//	<prefix>idx         zset    every IMSI, score 0, for lexicographic paging
+//
+// Every read-modify-write that can race between nodes runs on the server: SQN
+// reservation and resynchronisation (TS 33.102 Annex C.1.2, C.2.2, C.3, 6.3.5)
+// return the sealed key material, the first SEQ and the IND in one EVALSHA round
+// trip; registration swaps return the previous registration atomically;
+// UpdateSubscriber is a compare-and-set on the record, retried a bounded number
+// of times. On a single Redis or Sentinel the index is updated in the same
+// script as the record; in a Cluster the index lives in another slot and is
+// updated right after it (a crash in between leaves an IMSI listed that is gone
+// or not yet listed; DeleteSubscriber of an unknown IMSI removes a stale entry).
+package redisstore

@@ -1,0 +1,105 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rcmhss/rcmhss/hss"
+)
+
+// SetMMERegistration implements hss.LocationStore: one script swaps the
+// registration and returns the previous one.
+func (s *Store) SetMMERegistration(ctx context.Context, imsi hss.IMSI, reg hss.MMERegistration) (*hss.MMERegistration, error) {
+	const op = "set mme registration"
+	if err := checkIMSI(op, imsi); err != nil {
+		return nil, err
+	}
+	k := s.keysFor(imsi)
+	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.mme}, encodeMME(&reg)).Text()
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	if prev == "" {
+		return nil, nil
+	}
+	r, err := decodeMME([]byte(prev))
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: previous registration: %w", op, err)
+	}
+	return r, nil
+}
+
+// UpdateMMERegistration implements hss.LocationStore as a compare-and-set on
+// the registration, retried on conflict.
+func (s *Store) UpdateMMERegistration(ctx context.Context, imsi hss.IMSI, host string, fn func(*hss.MMERegistration)) (bool, error) {
+	const op = "update mme registration"
+	k := s.keysFor(imsi)
+	for range updateAttempts {
+		regs, raw, err := s.registrations(ctx, op, imsi)
+		if err != nil {
+			return false, err
+		}
+		if regs.MME == nil || regs.MME.Host != host {
+			return false, nil
+		}
+		fn(regs.MME)
+		swapped, err := casScript.Run(ctx, s.rdb, []string{k.mme, k.sub}, raw[0], encodeMME(regs.MME)).Int()
+		if err != nil {
+			return false, mapErr(op, err)
+		}
+		if swapped == 1 {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("redisstore: %s: %d attempts lost to concurrent writers: %w", op, updateAttempts, hss.ErrConflict)
+}
+
+// SetAAARegistration implements hss.LocationStore.
+func (s *Store) SetAAARegistration(ctx context.Context, imsi hss.IMSI, reg *hss.AAARegistration) (*hss.AAARegistration, error) {
+	const op = "set aaa registration"
+	if err := checkIMSI(op, imsi); err != nil {
+		return nil, err
+	}
+	var val []byte // empty deletes
+	if reg != nil {
+		val = encodeAAA(reg)
+	}
+	k := s.keysFor(imsi)
+	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.aaa}, val).Text()
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	if prev == "" {
+		return nil, nil
+	}
+	r, err := decodeAAA([]byte(prev))
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: previous registration: %w", op, err)
+	}
+	return r, nil
+}
+
+// GetRegistrations implements hss.LocationStore.
+func (s *Store) GetRegistrations(ctx context.Context, imsi hss.IMSI) (hss.Registrations, error) {
+	regs, _, err := s.registrations(ctx, "get registrations", imsi)
+	return regs, err
+}
+
+// registrations returns both registrations and their raw values.
+func (s *Store) registrations(ctx context.Context, op string, imsi hss.IMSI) (hss.Registrations, [2]string, error) {
+	var raw [2]string
+	if err := checkIMSI(op, imsi); err != nil {
+		return hss.Registrations{}, raw, err
+	}
+	k := s.keysFor(imsi)
+	vals, err := regsScript.Run(ctx, s.rdb, []string{k.sub, k.mme, k.aaa}).StringSlice()
+	if err != nil {
+		return hss.Registrations{}, raw, mapErr(op, err)
+	}
+	regs, err := decodeRegistrations(op, vals)
+	if err != nil {
+		return hss.Registrations{}, raw, err
+	}
+	copy(raw[:], vals)
+	return regs, raw, nil
+}
