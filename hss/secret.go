@@ -37,3 +37,9 @@ func (Key) String() string             { return redacted }
 func (Key) GoString() string           { return redacted }
 func (Key) LogValue() slog.Value       { return slog.StringValue(redacted) }
 func (Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// MarshalJSON renders the key as "[redacted]", so that encoding/json (and
+// slog's JSONHandler, which falls back to it for a logged struct such as a
+// Subscriber) cannot print key bytes. Code that must write a key (stores,
+// exports) encodes it explicitly with Hex.
+func (Key) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
