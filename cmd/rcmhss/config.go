@@ -70,6 +70,10 @@ type RedisSection struct {
 	DB         int    `mapstructure:"db"`
 	Cluster    bool   `mapstructure:"cluster"`
 	KeyPrefix  string `mapstructure:"key_prefix"`
+	// Zero timeouts and pool size take go-redis defaults.
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	PoolSize    int           `mapstructure:"pool_size"`
 }
 
 // Addrs splits Addr.
@@ -106,6 +110,11 @@ type SecuritySection struct {
 // S6aSection switches the S6a application (TS 29.272) on or off.
 type S6aSection struct {
 	Enabled bool `mapstructure:"enabled"`
+	// SupportedFeatures is the Feature-List (Feature-List-ID 1) offered in ULA
+	// (TS 29.272 7.3.10).
+	SupportedFeatures uint32 `mapstructure:"supported_features"`
+	// RequestTimeout bounds each CLR, IDR and DSR we originate.
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 }
 
 // TelemetrySection configures traces; metrics are always on /metrics.
@@ -141,7 +150,10 @@ var defaults = map[string]any{
 	"redis.db":                      0,
 	"redis.cluster":                 false,
 	"redis.key_prefix":              "rcmhss:",
-	"hss.max_vectors":               5,
+	"redis.dial_timeout":            "5s",
+	"redis.read_timeout":            "3s",
+	"redis.pool_size":               0,
+	"hss.max_vectors":               32,
 	"hss.sqn.ind_bits":              5,
 	"hss.sqn.delta":                 uint64(1) << 28,
 	"hss.home_plmns":                []string{},
@@ -149,6 +161,8 @@ var defaults = map[string]any{
 	"security.kek":                  "",
 	"security.allow_plaintext_keys": false,
 	"s6a.enabled":                   true,
+	"s6a.supported_features":        0,
+	"s6a.request_timeout":           "5s",
 	"telemetry.otlp_endpoint":       "",
 	"telemetry.service_name":        "rcmhss",
 	"log.level":                     "info",

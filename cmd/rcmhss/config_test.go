@@ -33,7 +33,7 @@ func TestLoadConfigLabFile(t *testing.T) {
 	if !c.Security.AllowPlaintextKeys || c.Admin.Token == "" {
 		t.Errorf("the lab config must start without a KEK and with the dev token")
 	}
-	if c.HSS.SQN.INDBits != 5 || c.HSS.SQN.Delta != 1<<28 || c.HSS.MaxVectors != 5 {
+	if c.HSS.SQN.INDBits != 5 || c.HSS.SQN.Delta != 1<<28 || c.HSS.MaxVectors != 32 {
 		t.Errorf("hss section = %+v", c.HSS)
 	}
 }

@@ -1,3 +1,47 @@
+// Command rcmhss is the Diameter HSS/AAA server: S6a on go-diameter, subscribers
+// in Redis (or an embedded store), the admin REST API, metrics and health on one
+// HTTP listener.
+//
+//	rcmhss [--config configs/rcmhss.yaml]
+//
+// Every configuration key can be overridden by an RCMHSS_* environment variable.
 package main
 
-func main() {}
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	configPath := flag.String("config", defaultConfigPath, "YAML configuration `file`")
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, *configPath, explicit); err != nil {
+		fmt.Fprintln(os.Stderr, "rcmhss:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, configPath string, explicit bool) error {
+	cfg, err := LoadConfig(configPath, explicit)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx)
+}
