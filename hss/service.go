@@ -308,11 +308,11 @@ func ratRestriction(rat RATType) AccessRestriction {
 	return 0
 }
 
-// UpdateLocation answers an ULR (TS 29.272 5.2.1.1.3): the subscriber must be
-// known, the RAT not barred by Access-Restriction-Data, the visited PLMN
-// allowed and an EPS subscription (at least one APN) present. The MME is then
-// recorded; the previous MME is returned for a CLR when it differs and has not
-// purged.
+// UpdateLocation answers an ULR, checking in the order of TS 29.272 5.2.1.1.3:
+// the subscriber is known, has an EPS subscription (at least one APN), the RAT
+// is not barred by Access-Restriction-Data and the visited PLMN is allowed.
+// The MME is then recorded; the previous MME is returned for a CLR when it
+// differs and has not purged.
 func (h *HSS) UpdateLocation(ctx context.Context, req UpdateLocationRequest) (UpdateLocationResult, error) {
 	const op = "hss: update location: %w"
 	if _, err := ParseIMSI(string(req.IMSI)); err != nil {
@@ -328,14 +328,14 @@ func (h *HSS) UpdateLocation(ctx context.Context, req UpdateLocationRequest) (Up
 	if err != nil {
 		return UpdateLocationResult{}, fmt.Errorf(op, err)
 	}
+	if len(sub.APNs) == 0 {
+		return UpdateLocationResult{}, fmt.Errorf(op, ErrUnknownEPSSubscription)
+	}
 	if bit := ratRestriction(req.RATType); bit != 0 && sub.AccessRestriction&bit != 0 {
 		return UpdateLocationResult{}, fmt.Errorf(op, ErrRATNotAllowed)
 	}
 	if !h.isHome(req.IMSI, req.VisitedPLMN) && !roamingAllowed(sub, req.VisitedPLMN) {
 		return UpdateLocationResult{}, fmt.Errorf(op, ErrRoamingNotAllowed)
-	}
-	if len(sub.APNs) == 0 {
-		return UpdateLocationResult{}, fmt.Errorf(op, ErrUnknownEPSSubscription)
 	}
 	prev, err := h.store.SetMMERegistration(ctx, req.IMSI, MMERegistration{
 		Host:            req.Host,

@@ -529,6 +529,8 @@ func TestUpdateLocation(t *testing.T) {
 	noAPN := svcSubscriber()
 	noAPN.IMSI = "001010000000002"
 	noAPN.APNs, noAPN.DefaultContextID = nil, 0
+	// Also barred from E-UTRAN: the missing EPS subscription is reported first.
+	noAPN.AccessRestriction = hss.EUTRANNotAllowed
 	barred := svcSubscriber()
 	barred.IMSI = "001010000000003"
 	barred.AccessRestriction = hss.EUTRANNotAllowed | hss.NBIoTNotAllowed
