@@ -43,6 +43,15 @@ const (
 	CodeUnknownEPSSubscription        = 5420 // DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION
 	CodeRATNotAllowed                 = 5421 // DIAMETER_ERROR_RAT_NOT_ALLOWED
 	CodeAuthenticationDataUnavailable = 4181 // DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE
+
+	// SWx (TS 29.273 8.2.5, and TS 29.229 6.2 codes it reuses).
+	CodeIdentityNotRegistered     = 5003 // DIAMETER_ERROR_IDENTITY_NOT_REGISTERED
+	CodeIdentityAlreadyRegistered = 5005 // DIAMETER_ERROR_IDENTITY_ALREADY_REGISTERED
+	CodeAuthSchemeNotSupported    = 5006 // DIAMETER_ERROR_AUTH_SCHEME_NOT_SUPPORTED
+	CodeInAssignmentType          = 5007 // DIAMETER_ERROR_IN_ASSIGNMENT_TYPE
+	CodeUserNoNon3GPPSubscription = 5450 // DIAMETER_ERROR_USER_NO_NON_3GPP_SUBSCRIPTION
+	// S13 (TS 29.272 7.4.3).
+	CodeEquipmentUnknown = 5422 // DIAMETER_ERROR_EQUIPMENT_UNKNOWN
 )
 
 // Result is what an answer reports: a base Result-Code, or an
@@ -96,6 +105,14 @@ var ResultTable = []ResultRule{
 	{is(hss.ErrAuthDataUnavailable), Result{Code: CodeAuthenticationDataUnavailable}},
 	// TS 33.102 6.3.5: a resync whose MAC-S fails is answered like missing data.
 	{is(hss.ErrResyncFailed), Result{Code: CodeAuthenticationDataUnavailable}},
+	// SWx, TS 29.273 8.1.2.1.1 / 8.1.2.2.1.
+	{is(hss.ErrNoNon3GPPSubscription), experimental3GPP(CodeUserNoNon3GPPSubscription)},
+	{is(hss.ErrIdentityAlreadyRegistered), experimental3GPP(CodeIdentityAlreadyRegistered)},
+	{is(hss.ErrIdentityNotRegistered), experimental3GPP(CodeIdentityNotRegistered)},
+	{is(hss.ErrAuthSchemeNotSupported), experimental3GPP(CodeAuthSchemeNotSupported)},
+	{is(hss.ErrInAssignmentType), experimental3GPP(CodeInAssignmentType)},
+	// S13, TS 29.272 5.3.2.1.3.
+	{is(hss.ErrUnknownEquipment), experimental3GPP(CodeEquipmentUnknown)},
 	{is(hss.ErrStoreUnavailable), Result{Code: CodeUnableToComply}},
 	{is(hss.ErrInvalidInput), Result{Code: CodeInvalidAVPValue}},
 }
