@@ -1,6 +1,7 @@
 package rcm
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,6 +38,24 @@ func NewBinding(guest hss.IMSI, d *Device, mmeHost, mmeRealm string, now time.Ti
 // Expired reports whether the binding is over at now.
 func (b Binding) Expired(now time.Time) bool { return !now.Before(b.ExpiresAt) }
 
+// ErrGuestULRRejected wraps, together with its cause, every refusal of a ULR
+// for a guest IMSI, so that the Diameter table answers 5003 whatever the cause
+// (docs/rcm-crypto.md section 7).
+var ErrGuestULRRejected = errors.New("guest ulr rejected")
+
+// CheckGuestULR decides a ULR for a guest IMSI. b is the stored binding, nil
+// when there is none. Without a binding only compat mode lets the ULR through
+// (the ULA then still carries nothing but RestrictedSubscriber).
+func CheckGuestULR(b *Binding, terminalIMEI string, now time.Time, compat bool) error {
+	if b == nil {
+		if compat {
+			return nil
+		}
+		return fmt.Errorf("rcm: ulr: %w: %w", ErrGuestULRRejected, ErrNoBinding)
+	}
+	return b.CheckULR(terminalIMEI, now)
+}
+
 // CheckULR applies the rule for an Update-Location-Request on a bound guest
 // IMSI: the binding is live and the ULR's Terminal-Information IMEI (TS 29.272
 // 7.3.3/7.3.4, 14 or 15 digits) names the certified device. A ULR without
@@ -44,10 +63,10 @@ func (b Binding) Expired(now time.Time) bool { return !now.Before(b.ExpiresAt) }
 // serves.
 func (b Binding) CheckULR(terminalIMEI string, now time.Time) error {
 	if b.Expired(now) {
-		return fmt.Errorf("rcm: ulr: %w", ErrBindingExpired)
+		return fmt.Errorf("rcm: ulr: %w: %w", ErrGuestULRRejected, ErrBindingExpired)
 	}
 	if !b.IMEI.Matches(terminalIMEI) {
-		return fmt.Errorf("rcm: ulr: terminal-information imei is not the bound device: %w", ErrIMEIMismatch)
+		return fmt.Errorf("rcm: ulr: %w: terminal-information imei is not the bound device: %w", ErrGuestULRRejected, ErrIMEIMismatch)
 	}
 	return nil
 }

@@ -258,4 +258,3 @@ func (f *rcmFixture) attach(t testing.TB, cred DeviceCredentials, at time.Time) 
 	}
 	return s, b
 }
-
