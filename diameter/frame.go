@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -208,8 +209,11 @@ func validateAVPs(b []byte, appID uint32, d *diamdict.Parser, depth int) *Protoc
 	return nil
 }
 
+// addressLengthOK checks an Address (RFC 6733 4.3.1): a 2-octet family
+// then the address, 4 octets for IPv4 and 16 for IPv6. Families 0 and 65535
+// are reserved; go-diameter cannot decode them, so they are refused here.
 func addressLengthOK(p []byte) bool {
-	if len(p) < 2 {
+	if len(p) < 3 {
 		return false
 	}
 	switch binary.BigEndian.Uint16(p[0:2]) {
@@ -217,6 +221,8 @@ func addressLengthOK(p []byte) bool {
 		return len(p) == 6
 	case 2:
 		return len(p) == 18
+	case 0, 0xffff:
+		return false
 	}
 	return true
 }
@@ -259,9 +265,15 @@ func lengthError(hdr []byte, appID uint32, d *diamdict.Parser, reason string) *P
 // the minimum length of its type, as RFC 6733 7.1.5 asks for in Failed-AVP.
 func exampleAVP(d *diamdict.Parser, appID, code, vendor uint32, flags uint8) *diam.AVP {
 	n := 0
+	var data datatype.Type
 	if d != nil {
 		if da, err := d.FindAVPByCode(appID, code, vendor); err == nil && da != nil {
 			n = minSize(da.Data.Type)
+			if da.Data.Type == datatype.AddressType {
+				// Address family 0 is reserved (IANA): an all-zero Address
+				// would itself be undecodable, so use IPv4 0.0.0.0.
+				data = datatype.Address(net.IPv4zero.To4())
+			}
 			if flags == 0 && vendor == 0 && da.VendorID != 0 {
 				vendor = da.VendorID
 			}
@@ -275,7 +287,10 @@ func exampleAVP(d *diamdict.Parser, appID, code, vendor uint32, flags uint8) *di
 	} else {
 		flags &^= avp.Vbit
 	}
-	return diam.NewAVP(code, flags, vendor, datatype.OctetString(make([]byte, n)))
+	if data == nil {
+		data = datatype.OctetString(make([]byte, n))
+	}
+	return diam.NewAVP(code, flags, vendor, data)
 }
 
 // wrapFailed puts inner into an empty copy of its enclosing Grouped AVP.

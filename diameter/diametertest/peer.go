@@ -222,7 +222,7 @@ func (p *Peer) read() {
 			p.readErr = err
 			return
 		}
-		m, err := diam.ReadMessage(bytes.NewReader(frame), p.d)
+		m, err := readMessage(frame, p.d)
 		if err != nil {
 			// go-diameter cannot read a command its dictionary lacks (the
 			// answer to a request for an unknown application is one): the
@@ -399,6 +399,17 @@ func ResultCode(m *diam.Message) uint32 {
 		}
 	}
 	return 0
+}
+
+// readMessage decodes with go-diameter, turning its panics on malformed
+// grouped AVPs into errors.
+func readMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("go-diameter panic: %v", r)
+		}
+	}()
+	return diam.ReadMessage(bytes.NewReader(frame), d)
 }
 
 // readFrame reads one message by its header length.
