@@ -432,7 +432,9 @@ func (s *Server) appName(id uint32) string {
 	if id == 0 {
 		return "Base"
 	}
-	return fmt.Sprintf("%d", id)
+	// Peers choose the id: a label per value would let them create
+	// unbounded metric series.
+	return "unknown"
 }
 
 // addPeer records c as the open connection of its Origin-Host. A peer that

@@ -23,13 +23,14 @@ var commandAbbrev = map[uint32]string{
 	324: "ECR",
 }
 
-// CommandName returns the abbreviation of a request command ("AIR"), or its
-// decimal code when unknown.
+// CommandName returns the abbreviation of a request command ("AIR"), or
+// "other" for a code outside the table: peers choose the code, and a metric
+// label per value would let them create unbounded series.
 func CommandName(code uint32) string {
 	if n, ok := commandAbbrev[code]; ok {
 		return n
 	}
-	return strconv.FormatUint(uint64(code), 10)
+	return "other"
 }
 
 // telemetry holds the instruments of the server. Attributes are the
