@@ -1,0 +1,41 @@
+package loadgen
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestClosedLoopAgainstBaseline(t *testing.T) {
+	b, target := startBaseline(t, BaselineConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const conns, window, n = 2, 16, 20000
+	rep, err := Run(ctx, Config{
+		Targets: []string{target}, Conns: conns, Window: window, Requests: n,
+		IMSIs: testRange(t, "001010000000001", 1000),
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	air, ok := rep.Kind("AIR")
+	if !ok {
+		t.Fatalf("no AIR in report: %+v", rep.Kinds)
+	}
+	if rep.Issued != n || air.Sent != n || air.Answered != n || air.Count(Result{Code: 2001}) != n {
+		t.Fatalf("issued %d sent %d answered %d 2001s %d, want %d each", rep.Issued, air.Sent, air.Answered,
+			air.Count(Result{Code: 2001}), n)
+	}
+	if got := b.Answered(); got != n {
+		t.Fatalf("baseline answered %d, want %d", got, n)
+	}
+	if rep.MaxInFlight > conns*window {
+		t.Fatalf("max in flight %d exceeds conns*window %d", rep.MaxInFlight, conns*window)
+	}
+	if rep.MaxInFlight < 2 {
+		t.Fatalf("max in flight %d: the window was not used", rep.MaxInFlight)
+	}
+	if rep.Latency.Count != n || rep.Latency.P50 <= 0 || rep.Latency.Max < rep.Latency.P99 {
+		t.Fatalf("latency summary %+v", rep.Latency)
+	}
+}
