@@ -1,0 +1,243 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/diameter/diametertest"
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+)
+
+const (
+	s6aAppID   = 16777251
+	vendor3GPP = 10415
+)
+
+// TestServerRefusesInvalidConfig: with the built-in (production) defaults and
+// bad overrides, rcmhss exits 1 before listening and names every problem.
+func TestServerRefusesInvalidConfig(t *testing.T) {
+	bin := BuildCommand(t, "rcmhss")
+	cfgFile := filepath.Join(t.TempDir(), "prod.yaml")
+	if err := os.WriteFile(cfgFile, []byte("log:\n  level: info\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", cfgFile)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"RCMHSS_ADMIN_LISTEN=127.0.0.1:0",
+		"RCMHSS_DIAMETER_LISTEN=udp://127.0.0.1:0",
+		"RCMHSS_HSS_MAX_VECTORS=500",
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want status 1; stderr:\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"admin.token", "key-encryption key", "udp://127.0.0.1:0", "max_vectors"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not name %q:\n%s", want, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), "rcmhss: ready") {
+		t.Error("an invalid configuration got as far as listening")
+	}
+	// An explicit --config that does not exist is an error too.
+	cmd = exec.Command(bin, "--config", filepath.Join(t.TempDir(), "absent.yaml"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "absent.yaml") {
+		t.Errorf("missing --config file: %v %s", err, out)
+	}
+}
+
+// TestServerDiameterAndShutdown: a peer completes CER/CEA with S6a advertised,
+// gets vectors over S6a for a subscriber provisioned through the admin API,
+// the vectors show in /metrics, and SIGTERM makes the server send DPR
+// (RFC 6733 5.4) before it exits 0.
+func TestServerDiameterAndShutdown(t *testing.T) {
+	n := StartNode(t, NodeOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body := `{"imsi":"001010000000077","k":"465b5ce8b199b49faa5f0a2ee238a6bc","opc":"cd63cb71954a9f4e48a5994e37a02baf","apns":[{"name":"internet"}]}`
+	if r, err := n.Do(ctx, "POST", "/v1/subscribers", "application/json", []byte(body)); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, r.Status, r.Body)
+	}
+
+	addr, ok := strings.CutPrefix(n.DiameterAddrs[0], "tcp://")
+	if !ok {
+		t.Fatalf("diameter addrs %v", n.DiameterAddrs)
+	}
+	peer := diametertest.NewPeer(t, addr, "tcp", diametertest.PeerOptions{
+		OriginHost: "mme.test", OriginRealm: "test",
+		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
+	})
+	apps, err := peer.CEA().FindAVPs(avp.AuthApplicationID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advertised := false
+	for _, a := range apps {
+		advertised = advertised || a.Data == datatype.Unsigned32(s6aAppID)
+	}
+	if !advertised {
+		t.Fatalf("CEA does not advertise S6a: %v", peer.CEA())
+	}
+
+	air := peer.NewRequest(318, s6aAppID, "rcmhss.localdomain")
+	air.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(vendor3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(s6aAppID)),
+	}})
+	air.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	air.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String("001010000000077"))
+	air.NewAVP(avp.VisitedPLMNID, avp.Mbit|avp.Vbit, vendor3GPP, datatype.OctetString([]byte{0x00, 0xf1, 0x10}))
+	air.NewAVP(avp.RequestedEUTRANAuthenticationInfo, avp.Mbit|avp.Vbit, vendor3GPP, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.NumberOfRequestedVectors, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(3)),
+		diam.NewAVP(avp.ImmediateResponsePreferred, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(0)),
+	}})
+	aia, err := peer.Do(ctx, air)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := diametertest.ResultCode(aia); rc != diam.Success {
+		t.Fatalf("AIA result %d: %v", rc, aia)
+	}
+	vectors, err := aia.FindAVPs(avp.EUTRANVector, vendor3GPP)
+	if err != nil || len(vectors) != 3 {
+		t.Fatalf("AIA carries %d E-UTRAN vectors (%v), want 3", len(vectors), err)
+	}
+
+	metrics := httpGet(t, n.AdminURL+"/metrics")
+	if !regexp.MustCompile(`(?m)^hss_vectors_issued_total\{[^}]*kind="eutran"[^}]*\} 3$`).MatchString(metrics) {
+		t.Errorf("/metrics does not count the 3 E-UTRAN vectors:\n%s", grepLines(metrics, "hss_vectors"))
+	}
+	if !regexp.MustCompile(`(?m)^diameter_requests_total\{[^}]*\} 1$`).MatchString(metrics) {
+		t.Errorf("/metrics does not count the AIR:\n%s", grepLines(metrics, "diameter_requests"))
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	deadline := time.After(30 * time.Second)
+	for gotDPR := false; !gotDPR; {
+		select {
+		case m := <-peer.Received():
+			gotDPR = m.Header.CommandCode == 282 && m.Header.CommandFlags&diam.RequestFlag != 0
+		case <-deadline:
+			t.Fatal("no DPR from the server after SIGTERM")
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("exit after DPR: %v\n%s", err, n.Stderr())
+	}
+}
+
+// TestServerOnRedis runs a node on a real redis-server with a KEK: keys are
+// sealed at rest, and when Redis goes away the node turns unready, the API
+// answers 503, the failures are counted, and SIGTERM still exits cleanly.
+func TestServerOnRedis(t *testing.T) {
+	rs := redistest.StartWithArgs(t)
+	kek := make([]byte, 32)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	token := "redis-test-token-" + randomHex(t)
+	n := StartNode(t, NodeOptions{Env: map[string]string{
+		"RCMHSS_REDIS_ADDR":                    rs.Addr,
+		"RCMHSS_REDIS_KEY_PREFIX":              "it:",
+		"RCMHSS_SECURITY_KEK":                  hex.EncodeToString(kek),
+		"RCMHSS_SECURITY_ALLOW_PLAINTEXT_KEYS": "false",
+		"RCMHSS_ADMIN_TOKEN":                   token,
+		"RCMHSS_REDIS_READ_TIMEOUT":            "500ms",
+		"RCMHSS_REDIS_DIAL_TIMEOUT":            "500ms",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k, opc := randomHex(t), randomHex(t)
+	body := fmt.Sprintf(`{"imsi":"001010000000088","k":%q,"opc":%q}`, k, opc)
+	if r, err := n.Do(ctx, "POST", "/v1/subscribers", "application/json", []byte(body)); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, r.Status, r.Body)
+	}
+
+	// At rest: nothing in Redis holds K or OPc in the clear.
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("redis keys: %v %v", keys, err)
+	}
+	var dump bytes.Buffer
+	for _, key := range keys {
+		if !strings.HasPrefix(key, "it:") {
+			t.Errorf("key %q outside the configured prefix", key)
+		}
+		b, err := rdb.Dump(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dump.WriteString(b)
+	}
+	for _, secret := range []string{k, opc} {
+		raw, _ := hex.DecodeString(secret)
+		if bytes.Contains(dump.Bytes(), raw) || bytes.Contains(dump.Bytes(), []byte(secret)) {
+			t.Fatal("a key is stored in the clear in Redis although a KEK is configured")
+		}
+	}
+
+	rs.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(n.AdminURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after Redis stopped", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r, err := n.Do(ctx, "GET", "/v1/subscribers/001010000000088", "", nil)
+	if err != nil || r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("GET with Redis down: %v %d %s, want 503", err, r.Status, r.Body)
+	}
+	metrics := httpGet(t, n.AdminURL+"/metrics")
+	if !regexp.MustCompile(`(?m)^hss_store_errors_total\{[^}]*op="get_subscriber"[^}]*\} [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics does not count the store failure:\n%s", grepLines(metrics, "hss_store_errors"))
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatalf("exit with Redis down: %v\n%s", err, n.Stderr())
+	}
+	out := n.Stderr() + metrics
+	if strings.Contains(out, k) || strings.Contains(out, opc) || strings.Contains(out, token) || strings.Contains(out, hex.EncodeToString(kek)) {
+		t.Error("a secret (K, OPc, admin token or KEK) appears in the server's output")
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
