@@ -9,8 +9,9 @@
 //	                            by hss.KeySealer, then the profile, compact binary
 //	<prefix>sqn:{imsi}  hash    h: SQN_HE, t: reservation counter,
 //	                            n:<serving node>: "<IND>:<last counter>"
-//	<prefix>mme:{imsi}  string  the MME registration (TS 29.272 5.2.1.1)
-//	<prefix>aaa:{imsi}  string  the 3GPP AAA server registration (TS 29.273 8.1.2.2)
+//	<prefix>reg:{imsi}  string  u16 length || MME registration (TS 29.272
+//	                            5.2.1.1) || 3GPP AAA server registration
+//	                            (TS 29.273 8.1.2.2); absent when neither
 //	<prefix>idx         zset    every IMSI, score 0, for lexicographic paging
 //
 // Every read-modify-write that can race between nodes runs on the server: SQN

@@ -14,8 +14,12 @@ func (s *Store) SetMMERegistration(ctx context.Context, imsi hss.IMSI, reg hss.M
 	if err := checkIMSI(op, imsi); err != nil {
 		return nil, err
 	}
+	mme, err := encodeMME(&reg)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
 	k := s.keysFor(imsi)
-	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.mme}, encodeMME(&reg)).Text()
+	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, "m", mme).Text()
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -43,7 +47,11 @@ func (s *Store) UpdateMMERegistration(ctx context.Context, imsi hss.IMSI, host s
 			return false, nil
 		}
 		fn(regs.MME)
-		swapped, err := casScript.Run(ctx, s.rdb, []string{k.mme, k.sub}, raw[0], encodeMME(regs.MME)).Int()
+		mme, err := encodeMME(regs.MME)
+		if err != nil {
+			return false, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+		swapped, err := mmeCASScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, raw[0], mme).Int()
 		if err != nil {
 			return false, mapErr(op, err)
 		}
@@ -62,10 +70,13 @@ func (s *Store) SetAAARegistration(ctx context.Context, imsi hss.IMSI, reg *hss.
 	}
 	var val []byte // empty deletes
 	if reg != nil {
-		val = encodeAAA(reg)
+		var err error
+		if val, err = encodeAAA(reg); err != nil {
+			return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
 	}
 	k := s.keysFor(imsi)
-	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.aaa}, val).Text()
+	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, "a", val).Text()
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -92,7 +103,7 @@ func (s *Store) registrations(ctx context.Context, op string, imsi hss.IMSI) (hs
 		return hss.Registrations{}, raw, err
 	}
 	k := s.keysFor(imsi)
-	vals, err := regsScript.Run(ctx, s.rdb, []string{k.sub, k.mme, k.aaa}).StringSlice()
+	vals, err := regsScript.Run(ctx, s.rdb, []string{k.sub, k.reg}).StringSlice()
 	if err != nil {
 		return hss.Registrations{}, raw, mapErr(op, err)
 	}

@@ -300,7 +300,19 @@ func decodeSubscriber(b []byte) (sealedKeys, *hss.Subscriber, error) {
 	return keys, s, nil
 }
 
-func encodeMME(r *hss.MMERegistration) []byte {
+// checkLen refuses strings the decoder would take for damage.
+func checkLen(field string, v string) error {
+	if len(v) > maxString {
+		return fmt.Errorf("%s longer than %d bytes: %w", field, maxString, hss.ErrInvalidInput)
+	}
+	return nil
+}
+
+func encodeMME(r *hss.MMERegistration) ([]byte, error) {
+	if err := errors.Join(checkLen("host", r.Host), checkLen("realm", r.Realm),
+		checkLen("imei", r.IMEI), checkLen("software version", r.SoftwareVersion)); err != nil {
+		return nil, err
+	}
 	e := encoder{b: make([]byte, 0, 128)}
 	e.byte1(mmeV1)
 	e.string(r.Host)
@@ -317,7 +329,7 @@ func encodeMME(r *hss.MMERegistration) []byte {
 	e.byte1(purged)
 	e.uint(uint64(r.NORFlags))
 	e.time(r.UpdatedAt)
-	return e.b
+	return e.b, nil
 }
 
 func decodeMME(b []byte) (*hss.MMERegistration, error) {
@@ -348,13 +360,16 @@ func decodeMME(b []byte) (*hss.MMERegistration, error) {
 	return r, nil
 }
 
-func encodeAAA(r *hss.AAARegistration) []byte {
+func encodeAAA(r *hss.AAARegistration) ([]byte, error) {
+	if err := errors.Join(checkLen("server name", r.ServerName), checkLen("realm", r.Realm)); err != nil {
+		return nil, err
+	}
 	e := encoder{b: make([]byte, 0, 64)}
 	e.byte1(aaaV1)
 	e.string(r.ServerName)
 	e.string(r.Realm)
 	e.time(r.UpdatedAt)
-	return e.b
+	return e.b, nil
 }
 
 func decodeAAA(b []byte) (*hss.AAARegistration, error) {

@@ -69,11 +69,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error { return s.rdb.Close() }
 
 // keys are the Redis keys of one subscriber, in the order the scripts take them.
-type keys struct{ sub, sqn, mme, aaa string }
+type keys struct{ sub, sqn, reg string }
 
 func (s *Store) keysFor(imsi hss.IMSI) keys {
 	tag := "{" + string(imsi) + "}"
-	return keys{sub: s.prefix + "sub:" + tag, sqn: s.prefix + "sqn:" + tag, mme: s.prefix + "mme:" + tag, aaa: s.prefix + "aaa:" + tag}
+	return keys{sub: s.prefix + "sub:" + tag, sqn: s.prefix + "sqn:" + tag, reg: s.prefix + "reg:" + tag}
 }
 
 // withIndex appends the index key when it may share the script (not in a
@@ -141,7 +141,7 @@ func (s *Store) CreateSubscriber(ctx context.Context, sub *hss.Subscriber) error
 	c.UpdatedAt = now
 	k := s.keysFor(sub.IMSI)
 	rec := encodeSubscriber(s.seal(&c), &c)
-	created, err := createScript.Run(ctx, s.rdb, s.withIndex(k.sub, k.sqn, k.mme, k.aaa),
+	created, err := createScript.Run(ctx, s.rdb, s.withIndex(k.sub, k.sqn, k.reg),
 		rec, strconv.FormatUint(sub.SQN, 10), string(sub.IMSI)).Int()
 	if err != nil {
 		return mapErr(op, err)
@@ -245,7 +245,7 @@ func (s *Store) UpdateSubscriber(ctx context.Context, imsi hss.IMSI, fn func(*hs
 		}
 		cur.CreatedAt, cur.UpdatedAt, cur.SQN = createdAt, time.Now(), sqnHE
 		rec := encodeSubscriber(s.seal(cur), cur)
-		swapped, err := casScript.Run(ctx, s.rdb, []string{k.sub, k.sub}, raw, rec).Int()
+		swapped, err := casScript.Run(ctx, s.rdb, []string{k.sub}, raw, rec).Int()
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
@@ -272,7 +272,7 @@ func (s *Store) DeleteSubscriber(ctx context.Context, imsi hss.IMSI) (hss.Regist
 		return hss.Registrations{}, err
 	}
 	k := s.keysFor(imsi)
-	vals, err := deleteScript.Run(ctx, s.rdb, s.withIndex(k.sub, k.sqn, k.mme, k.aaa), string(imsi)).StringSlice()
+	vals, err := deleteScript.Run(ctx, s.rdb, s.withIndex(k.sub, k.sqn, k.reg), string(imsi)).StringSlice()
 	if s.cluster && (err == nil || errors.Is(err, redis.Nil)) {
 		if zerr := s.rdb.ZRem(ctx, s.index, string(imsi)).Err(); zerr != nil {
 			return hss.Registrations{}, mapErr(op+": index", zerr)

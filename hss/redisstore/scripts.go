@@ -8,14 +8,14 @@ import "github.com/redis/go-redis/v9"
 // stay far below 2^53, and every number written back goes through
 // string.format('%.0f') because tostring would round to 14 digits.
 
-// KEYS: sub, sqn, mme, aaa[, idx]  ARGV: record, SQN_HE seed, imsi
+// KEYS: sub, sqn, reg[, idx]  ARGV: record, SQN_HE seed, imsi
 // Returns 1 when created, 0 when the IMSI exists.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'h', ARGV[2], 't', '0')
-if KEYS[5] then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
+if KEYS[4] then redis.call('ZADD', KEYS[4], 0, ARGV[3]) end
 return 1
 `)
 
@@ -26,40 +26,71 @@ if not rec then return false end
 return {rec, redis.call('HGET', KEYS[2], 'h') or '0'}
 `)
 
-// KEYS: key holding the value, sub (must exist)  ARGV: expected, new (” deletes)
-// Returns 1 when swapped, 0 when the value changed, nil when the subscriber is gone.
+// KEYS: sub  ARGV: expected record, new record
+// Returns 1 when swapped, 0 when the record changed, nil when it is gone.
 var casScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-local cur = redis.call('GET', KEYS[1]) or ''
+local cur = redis.call('GET', KEYS[1])
+if not cur then return false end
 if cur ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+redis.call('SET', KEYS[1], ARGV[2])
 return 1
 `)
 
-// KEYS: sub, sqn, mme, aaa[, idx]  ARGV: imsi
-// Returns {mme, aaa} (” when absent) or nil when the IMSI is unknown.
-var deleteScript = redis.NewScript(`
-if KEYS[5] then redis.call('ZREM', KEYS[5], ARGV[1]) end
+// The registrations of a subscriber share one string key, so that an attached
+// subscriber costs one key less: u16 length of the MME registration (big
+// endian) || MME registration || AAA registration; the key is absent when both
+// are. An empty string stands for an absent registration in replies.
+const regLua = `
+local function regsplit(r)
+  if not r then return '', '' end
+  local l = string.byte(r, 1) * 256 + string.byte(r, 2)
+  return string.sub(r, 3, 2 + l), string.sub(r, 3 + l)
+end
+local function regstore(key, m, a)
+  if m == '' and a == '' then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, string.char(math.floor(#m / 256), #m % 256) .. m .. a)
+  end
+end
+`
+
+// KEYS: sub, sqn, reg[, idx]  ARGV: imsi
+// Returns {mme, aaa} or nil when the IMSI is unknown.
+var deleteScript = redis.NewScript(regLua + `
+if KEYS[4] then redis.call('ZREM', KEYS[4], ARGV[1]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local mme = redis.call('GET', KEYS[3]) or ''
-local aaa = redis.call('GET', KEYS[4]) or ''
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return {mme, aaa}
+local m, a = regsplit(redis.call('GET', KEYS[3]))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {m, a}
 `)
 
-// KEYS: sub, reg  ARGV: new registration (” deletes)
-// Returns the previous registration (” when none) or nil when the IMSI is unknown.
-var swapScript = redis.NewScript(`
+// KEYS: sub, reg  ARGV: 'm' (MME) or 'a' (AAA), new registration (empty deletes)
+// Returns the previous registration or nil when the IMSI is unknown.
+var swapScript = redis.NewScript(regLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local prev = redis.call('GET', KEYS[2]) or ''
-if ARGV[1] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[1]) end
+local m, a = regsplit(redis.call('GET', KEYS[2]))
+local prev
+if ARGV[1] == 'm' then prev, m = m, ARGV[2] else prev, a = a, ARGV[2] end
+regstore(KEYS[2], m, a)
 return prev
 `)
 
-// KEYS: sub, mme, aaa  Returns {mme, aaa} (” when absent) or nil.
-var regsScript = redis.NewScript(`
+// KEYS: sub, reg  ARGV: expected MME registration, new MME registration
+// Returns 1 when swapped, 0 when it changed, nil when the IMSI is unknown.
+var mmeCASScript = redis.NewScript(regLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return {redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+local m, a = regsplit(redis.call('GET', KEYS[2]))
+if m ~= ARGV[1] then return 0 end
+regstore(KEYS[2], ARGV[2], a)
+return 1
+`)
+
+// KEYS: sub, reg  Returns {mme, aaa} or nil when the IMSI is unknown.
+var regsScript = redis.NewScript(regLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local m, a = regsplit(redis.call('GET', KEYS[2]))
+return {m, a}
 `)
 
 // reserveScript implements ReserveSQN and ResyncSQN (TS 33.102 C.1.2, C.2.2,

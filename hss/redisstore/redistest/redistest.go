@@ -21,9 +21,11 @@ const startTimeout = 10 * time.Second
 
 // Server is a running redis-server.
 type Server struct {
-	Addr string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
+	Addr   string
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	exited chan struct{}
+	stop   sync.Once
 }
 
 // Start starts redis-server and returns its address ("127.0.0.1:port").
@@ -55,19 +57,27 @@ func StartWithArgs(t testing.TB, args ...string) *Server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: start %s: %v", bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(exited) }()
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-exited
+		s.Stop()
 		if t.Failed() {
 			t.Logf("redistest: redis-server %s log:\n%s", s.Addr, s.log.String())
 		}
 	})
-	if err := waitReady(s.Addr, exited); err != nil {
+	if err := waitReady(s.Addr, s.exited); err != nil {
 		t.Fatalf("redistest: redis-server on %s: %v\n%s", s.Addr, err, s.log.String())
 	}
 	return s
+}
+
+// Stop kills the server and waits for it to exit (tests of an unavailable
+// store use it). It is safe to call more than once.
+func (s *Server) Stop() {
+	s.stop.Do(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	})
 }
 
 // lookPath finds a binary, skipping the test when it is missing unless CI is set.

@@ -44,3 +44,14 @@ func TestStartWithArgsAppliesThem(t *testing.T) {
 		t.Fatalf("two servers share %s", other)
 	}
 }
+
+func TestStop(t *testing.T) {
+	s := redistest.StartWithArgs(t)
+	s.Stop()
+	s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := redistest.Ping(ctx, s.Addr); err == nil {
+		t.Fatal("server answers after Stop")
+	}
+}

@@ -1,0 +1,309 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/hss"
+	"github.com/rcmhss/rcmhss/hss/redisstore"
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+	"github.com/rcmhss/rcmhss/hss/storetest"
+)
+
+func ctxFor(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func rawClient(t testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  redisstore.Config
+		want []string // substrings of the joined error; none: valid
+	}{
+		{"single", redisstore.Config{Addrs: []string{"127.0.0.1:6379"}}, nil},
+		{"sentinel", redisstore.Config{Addrs: []string{"a:26379", "b:26379"}, MasterName: "mymaster"}, nil},
+		{"cluster", redisstore.Config{Addrs: []string{"a:7000", "b:7000"}, Cluster: true}, nil},
+		{"none", redisstore.Config{}, []string{"at least one address"}},
+		{"several without mode", redisstore.Config{Addrs: []string{"a:1", "b:1"}}, []string{"cluster: true or a sentinel"}},
+		{"everything wrong", redisstore.Config{
+			Addrs: []string{"nohost"}, MasterName: "m", Cluster: true, DB: 2, KeyPrefix: "{x}",
+			DialTimeout: -1, PoolSize: -1,
+		}, []string{"not host:port", "exclusive", "only db 0", "key_prefix", "timeouts", "pool_size"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate accepted an invalid config")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	srv := redistest.StartWithArgs(t)
+	st := newStore(t, srv.Addr, testSealer(t))
+	imsi := hss.IMSI("001010000000001")
+	if err := st.CreateSubscriber(ctxFor(t), storetest.Subscriber(imsi)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	ctx := ctxFor(t)
+	if _, err := st.ReserveSQN(ctx, imsi, "mme1", 1, 5); !errors.Is(err, hss.ErrStoreUnavailable) {
+		t.Errorf("ReserveSQN with Redis down: %v, want ErrStoreUnavailable", err)
+	}
+	if err := st.Ping(ctx); !errors.Is(err, hss.ErrStoreUnavailable) {
+		t.Errorf("Ping with Redis down: %v, want ErrStoreUnavailable", err)
+	}
+	_, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{srv.Addr}, DialTimeout: time.Second}, testSealer(t))
+	if !errors.Is(err, hss.ErrStoreUnavailable) {
+		t.Errorf("New with Redis down: %v, want ErrStoreUnavailable", err)
+	}
+	if _, err := redisstore.New(ctx, redisstore.Config{}, testSealer(t)); err == nil {
+		t.Error("New accepted an empty config")
+	}
+}
+
+// TestSealModes: a store refuses records written under another sealing mode
+// or KEK, with an error that names the cause.
+func TestSealModes(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := ctxFor(t)
+	cfg := redisstore.Config{Addrs: []string{addr}, KeyPrefix: "seal:"}
+	open := func(s *hss.KeySealer) *redisstore.Store {
+		st, err := redisstore.New(ctx, cfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	plain := open(hss.NewPlaintextSealer())
+	kek := open(testSealer(t))
+	other, err := hss.NewKeySealer(bytes.Repeat([]byte{7}, hss.KEKSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKEK := open(other)
+
+	if err := plain.CreateSubscriber(ctx, storetest.Subscriber("001010000000001")); err != nil {
+		t.Fatal(err)
+	}
+	if err := kek.CreateSubscriber(ctx, storetest.Subscriber("001010000000002")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kek.GetSubscriber(ctx, "001010000000001"); !errors.Is(err, hss.ErrSealMismatch) || !strings.Contains(err.Error(), "plaintext") {
+		t.Errorf("KEK store reading a plaintext record: %v, want ErrSealMismatch", err)
+	}
+	if _, err := kek.ReserveSQN(ctx, "001010000000001", "mme1", 1, 5); !errors.Is(err, hss.ErrSealMismatch) {
+		t.Errorf("KEK store reserving on a plaintext record: %v, want ErrSealMismatch", err)
+	}
+	if _, err := plain.GetSubscriber(ctx, "001010000000002"); !errors.Is(err, hss.ErrSealMismatch) {
+		t.Errorf("plaintext store reading an encrypted record: %v, want ErrSealMismatch", err)
+	}
+	if _, err := otherKEK.GetSubscriber(ctx, "001010000000002"); !errors.Is(err, hss.ErrSealBroken) {
+		t.Errorf("store with another KEK: %v, want ErrSealBroken", err)
+	}
+}
+
+// TestAtRest looks at what Redis holds: keys hash-tagged per subscriber, no key
+// material in the clear, and a record moved to another IMSI refused.
+func TestAtRest(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := ctxFor(t)
+	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s := storetest.Subscriber("001010000000001")
+	if err := st.CreateSubscriber(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSubscriber(ctx, storetest.Subscriber("001010000000002")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetMMERegistration(ctx, s.IMSI, storetest.MMERegistration("mme1")); err != nil {
+		t.Fatal(err)
+	}
+	rc := rawClient(t, addr)
+	keys, err := rc.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "rcmhss:") {
+			t.Errorf("key %q outside the prefix", k)
+		}
+		if k != "rcmhss:idx" && !strings.Contains(k, "{001010000000001}") && !strings.Contains(k, "{001010000000002}") {
+			t.Errorf("key %q is not hash-tagged on its IMSI", k)
+		}
+	}
+	rec, err := rc.Get(ctx, "rcmhss:sub:{001010000000001}").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]hss.Key{"K": s.K, "OPc": s.OPc, "OP": *s.OP} {
+		if bytes.Contains(rec, k[:]) {
+			t.Errorf("%s stored in the clear", name)
+		}
+	}
+	// A record copied onto another subscriber does not open (AAD binds the IMSI).
+	if err := rc.Set(ctx, "rcmhss:sub:{001010000000002}", rec, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSubscriber(ctx, "001010000000002"); !errors.Is(err, hss.ErrSealBroken) {
+		t.Errorf("moved record: %v, want ErrSealBroken", err)
+	}
+	// Garbage is reported, not trusted, and not taken for an unknown subscriber.
+	if err := rc.Set(ctx, "rcmhss:sub:{001010000000002}", "\x01garbage", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSubscriber(ctx, "001010000000002"); err == nil || errors.Is(err, hss.ErrUnknownSubscriber) {
+		t.Errorf("corrupt record: %v, want a decoding error", err)
+	}
+	if _, err := st.ReserveSQN(ctx, "001010000000002", "mme1", 1, 5); err == nil {
+		t.Error("ReserveSQN on a corrupt record succeeded")
+	}
+}
+
+// TestMemoryPerSubscriber measures what a typical subscriber (two APNs, OP and
+// OPc, vectors reserved for two serving nodes, an MME and an AAA registration)
+// costs in Redis.
+func TestMemoryPerSubscriber(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := ctxFor(t)
+	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rc := rawClient(t, addr)
+	usedMemory := func() int64 {
+		v, err := rc.MemoryUsage(ctx, "rcmhss:idx").Result()
+		_ = v
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatal(err)
+		}
+		info, err := rc.Info(ctx, "memory").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+				var n int64
+				for _, c := range v {
+					n = n*10 + int64(c-'0')
+				}
+				return n
+			}
+		}
+		t.Fatal("no used_memory in INFO")
+		return 0
+	}
+	const count = 2000
+	before := usedMemory()
+	var first hss.IMSI
+	for i := range count {
+		s := storetest.Subscriber(hss.IMSI("00101" + leftPad(i, 10)))
+		if i == 0 {
+			first = s.IMSI
+		}
+		if err := st.CreateSubscriber(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		for _, node := range []string{"mme01.epc.mnc001.mcc001.3gppnetwork.org", "mme02.epc.mnc001.mcc001.3gppnetwork.org"} {
+			if _, err := st.ReserveSQN(ctx, s.IMSI, node, 1, 5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reg := storetest.MMERegistration("mme01.epc.mnc001.mcc001.3gppnetwork.org")
+		if _, err := st.SetMMERegistration(ctx, s.IMSI, reg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SetAAARegistration(ctx, s.IMSI, &hss.AAARegistration{ServerName: "aaa.epc.mnc001.mcc001.3gppnetwork.org", Realm: "epc.mnc001.mcc001.3gppnetwork.org", UpdatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perSubscriber := float64(usedMemory()-before) / count
+	var sum int64
+	for _, kind := range []string{"sub", "sqn", "reg"} {
+		n, err := rc.MemoryUsage(ctx, "rcmhss:"+kind+":{"+string(first)+"}", 0).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("MEMORY USAGE %s: %d bytes", kind, n)
+		sum += n
+	}
+	t.Logf("per subscriber: MEMORY USAGE of its keys %d bytes; used_memory growth %.0f bytes (with the index entry)", sum, perSubscriber)
+	if sum >= 1024 {
+		t.Errorf("a typical subscriber takes %d bytes of Redis memory, want under 1 KiB", sum)
+	}
+}
+
+func leftPad(i, width int) string {
+	s := []byte(strings.Repeat("0", width))
+	for j := width - 1; i > 0 && j >= 0; j-- {
+		s[j] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(s)
+}
+
+// TestConformanceCluster runs the suite against a one-node Redis Cluster
+// holding every slot: Redis then enforces that each script's keys share a slot
+// (CROSSSLOT otherwise), which is what a real Cluster requires.
+func TestConformanceCluster(t *testing.T) {
+	srv := redistest.StartWithArgs(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	rc := rawClient(t, srv.Addr)
+	ctx := ctxFor(t)
+	if err := rc.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := rc.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok: %q %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	sealer := testSealer(t)
+	storetest.Run(t, func(t *testing.T) hss.Store {
+		cfg := redisstore.Config{Addrs: []string{srv.Addr}, Cluster: true, KeyPrefix: "c" + leftPad(int(dbPrefix.Add(1)), 4) + ":"}
+		st, err := redisstore.New(ctxFor(t), cfg, sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	})
+}
