@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,4 +269,34 @@ func pcapOf(diameter []byte) []byte {
 	b.Write(rec)
 	b.Write(pkt)
 	return b.Bytes()
+}
+
+// TestRCMDictionaryMatchesDoc checks the AVP table of docs/rcm-crypto.md
+// against the loaded dictionary: same names, codes, types and vendor.
+func TestRCMDictionaryMatchesDoc(t *testing.T) {
+	p := loadedParser(t)
+	doc, err := os.ReadFile("../docs/rcm-crypto.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) < 5 || !strings.HasPrefix(strings.TrimSpace(cols[1]), "RCM-") {
+			continue
+		}
+		name, code, typ := strings.TrimSpace(cols[1]), strings.TrimSpace(cols[2]), strings.TrimSpace(cols[3])
+		d, err := p.FindAVPWithVendor(0, name, rcmVendor)
+		if err != nil {
+			t.Errorf("%s: not in dict/rcm.xml: %v", name, err)
+			continue
+		}
+		if got := strconv.FormatUint(uint64(d.Code), 10); got != code || d.Data.TypeName != typ || d.VendorID != rcmVendor {
+			t.Errorf("%s: dictionary has code %s type %s vendor %d, doc says %s %s", name, got, d.Data.TypeName, d.VendorID, code, typ)
+		}
+		n++
+	}
+	if n != 11 {
+		t.Fatalf("found %d RCM AVP rows in the doc, want 11", n)
+	}
 }
