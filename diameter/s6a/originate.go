@@ -1,0 +1,63 @@
+package s6a
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/rcmhss/rcmhss/diameter"
+	"github.com/rcmhss/rcmhss/hss"
+)
+
+// ErrRejected is returned when the MME answers a request we originated with
+// anything but DIAMETER_SUCCESS.
+var ErrRejected = errors.New("request rejected by peer")
+
+// sessionID returns a fresh Session-Id, <DiameterIdentity>;<high>;<low>
+// (RFC 6733 8.8): the boot time makes it unique across restarts.
+func (p *Plugin) sessionID() string {
+	return p.cfg.OriginHost + ";" + p.boot + ";" + strconv.FormatUint(uint64(p.counter.Add(1)), 10)
+}
+
+// newRequest starts an HSS-initiated S6a request to the MME of reg for imsi
+// (TS 29.272 7.2.7 CLR, 7.2.9 IDR, 7.2.11 DSR share this head). The server's
+// Sender sets the Hop-by-Hop and End-to-End identifiers.
+func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.MMERegistration) *diam.Message {
+	m := diam.NewRequest(cmd, AppID, diamdict.Default)
+	// Table 7.2.2/1: S6a commands are proxiable.
+	m.Header.CommandFlags |= diam.ProxiableFlag
+	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(p.sessionID()))
+	m.AddAVP(vendorSpecificAppID())
+	m.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
+	m.NewAVP(avp.OriginHost, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginHost))
+	m.NewAVP(avp.OriginRealm, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginRealm))
+	m.NewAVP(avp.DestinationHost, flagsM, 0, datatype.DiameterIdentity(reg.Host))
+	m.NewAVP(avp.DestinationRealm, flagsM, 0, datatype.DiameterIdentity(reg.Realm))
+	m.NewAVP(avp.UserName, flagsM, 0, datatype.UTF8String(imsi))
+	return m
+}
+
+// send delivers req to host, bounded by the configured timeout, and checks
+// the answer's result.
+func (p *Plugin) send(ctx context.Context, host string, req *diam.Message) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	ans, err := p.sender.Send(ctx, host, req)
+	if err != nil {
+		return err
+	}
+	r, ok := diameter.ResultOf(ans)
+	if !ok {
+		return fmt.Errorf("%w: answer has no result", ErrRejected)
+	}
+	if r.Experimental || r.Code != diameter.CodeSuccess {
+		return fmt.Errorf("%w: %s", ErrRejected, r)
+	}
+	return nil
+}
