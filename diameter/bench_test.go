@@ -1,0 +1,110 @@
+package diameter
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+type benchApp struct{}
+
+func (benchApp) Name() string     { return "S6a" }
+func (benchApp) AppID() uint32    { return 16777251 }
+func (benchApp) VendorID() uint32 { return VendorID3GPP }
+func (benchApp) Commands() map[uint32]Handler {
+	return map[uint32]Handler{318: HandlerFunc(func(ctx context.Context, req *Request) *diam.Message {
+		return NewAnswer(req.Msg, Success)
+	})}
+}
+
+// rawPeer is a minimal client that does CER/CEA and then exchanges
+// pre-serialized requests, so that the benchmark measures the server.
+func rawPeer(b *testing.B, addr, host string) (net.Conn, *bufio.Reader) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	cer := diam.NewMessage(257, diam.RequestFlag, 0, 1, 1, diamdict.Default)
+	cer.NewAVP(avp.OriginHost, avp.Mbit, 0, datatype.DiameterIdentity(host))
+	cer.NewAVP(avp.OriginRealm, avp.Mbit, 0, datatype.DiameterIdentity("test"))
+	cer.NewAVP(avp.HostIPAddress, avp.Mbit, 0, datatype.Address([]byte{127, 0, 0, 1}))
+	cer.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(0))
+	cer.NewAVP(avp.ProductName, 0, 0, datatype.UTF8String("bench"))
+	cer.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(16777251))
+	if _, err := cer.WriteTo(nc); err != nil {
+		b.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	if _, err := readFrame(br, nil); err != nil {
+		b.Fatal(err)
+	}
+	return nc, br
+}
+
+// BenchmarkServeAIRLike measures the server's request path over real TCP
+// (frame read, validation, decode, dispatch to a trivial handler, answer
+// completion, duplicate-cache put, write) with one connection per parallel
+// worker.
+func BenchmarkServeAIRLike(b *testing.B) {
+	srv, err := NewServer(Config{Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: "hss.test", OriginRealm: "test", AllowLoopback: true},
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Register(benchApp{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	addr := srv.Addrs()[0].String()
+	req := seedAIR(b)
+	var n atomic.Uint32
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := n.Add(1)
+		nc, br := rawPeer(b, addr, "mme"+string(rune('a'+id%26))+".test")
+		msg := append([]byte(nil), req...)
+		buf := make([]byte, 0, 4096)
+		e2e := id << 24
+		for pb.Next() {
+			e2e++
+			binary.BigEndian.PutUint32(msg[12:16], e2e)
+			binary.BigEndian.PutUint32(msg[16:20], e2e)
+			if _, err := nc.Write(msg); err != nil {
+				b.Error(err)
+				return
+			}
+			ans, err := readFrame(br, buf)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if binary.BigEndian.Uint32(ans[12:16]) != e2e {
+				b.Error("answer for another request")
+				return
+			}
+		}
+	})
+}
