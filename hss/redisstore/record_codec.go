@@ -86,7 +86,8 @@ func (d *decoder) uint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	// Only the shortest form is accepted, so that a record has one encoding.
+	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
 		d.fail("bad varint")
 		return 0
 	}
@@ -141,7 +142,7 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
 		d.fail("bad time")
 		return time.Time{}
 	}
@@ -259,6 +260,9 @@ func decodeSubscriber(b []byte) (sealedKeys, *hss.Subscriber, error) {
 	s.DefaultContextID = d.uint32()
 	s.AccessRestriction = hss.AccessRestriction(d.uint32())
 	flags := d.byte1()
+	if flags > 3 {
+		d.fail("unknown flags")
+	}
 	s.RoamingAllowed = flags&1 != 0
 	s.Non3GPP.AccessAllowed = flags&2 != 0
 	s.PeriodicRAUTAUTimer = d.uint32()
@@ -278,6 +282,9 @@ func decodeSubscriber(b []byte) (sealedKeys, *hss.Subscriber, error) {
 			a.QCI = d.byte1()
 			a.ARP.PriorityLevel = d.byte1()
 			arp := d.byte1()
+			if arp > 3 {
+				d.fail("unknown arp flags")
+			}
 			a.ARP.PreemptionCapability = arp&1 != 0
 			a.ARP.PreemptionVulnerability = arp&2 != 0
 			a.AMBR.UL = d.uint32()
