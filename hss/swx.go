@@ -311,3 +311,16 @@ func (h *HSS) deregisterAAA(ctx context.Context, imsi IMSI, server string) error
 	}
 	return nil
 }
+
+// Non3GPPDeregister clears the user's 3GPP AAA server registration when
+// server holds it: the HSS side of an HSS-initiated deregistration (RTR,
+// TS 29.273 8.1.2.2.2) once the server was told.
+func (h *HSS) Non3GPPDeregister(ctx context.Context, imsi IMSI, server string) error {
+	if _, err := ParseIMSI(string(imsi)); err != nil {
+		return fmt.Errorf("hss: non-3gpp deregister: %w", err)
+	}
+	if err := h.deregisterAAA(ctx, imsi, server); err != nil {
+		return fmt.Errorf("hss: non-3gpp deregister: %w", err)
+	}
+	return nil
+}

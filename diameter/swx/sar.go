@@ -1,0 +1,161 @@
+package swx
+
+import (
+	"context"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+
+	"github.com/rcmhss/rcmhss/diameter"
+	"github.com/rcmhss/rcmhss/hss"
+)
+
+// SAR is a Server-Assignment-Request (TS 29.273 8.2.2.3) in domain terms.
+type SAR struct {
+	Assignment hss.ServerAssignmentRequest
+	UserName   string
+}
+
+// DecodeSAR reads a SAR. Errors are *diameter.AVPError: 5005 for a missing
+// User-Name or Server-Assignment-Type, 5004 for a bad value.
+func DecodeSAR(m *diam.Message) (SAR, error) {
+	var (
+		r          SAR
+		user, kind *diam.AVP
+	)
+	for _, a := range m.AVP {
+		switch {
+		case is(a, avp.UserName, 0):
+			user = a
+		case is(a, avp.OriginHost, 0):
+			r.Assignment.AAAServer, _ = octets(a)
+		case is(a, avp.OriginRealm, 0):
+			r.Assignment.AAARealm, _ = octets(a)
+		case is(a, codeServerAssignmentType, VendorID):
+			kind = a
+		}
+	}
+	if user == nil {
+		return SAR{}, missing(avp.UserName, 0)
+	}
+	name, ok := octets(user)
+	if !ok {
+		return SAR{}, invalid(user, "user-name is not a string")
+	}
+	imsi, err := hss.ParseNAIIdentity(name)
+	if err != nil {
+		return SAR{}, invalid(user, "user-name is not an imsi or a permanent-identity nai")
+	}
+	r.UserName, r.Assignment.IMSI = name, imsi
+	if kind == nil {
+		return SAR{}, missing(codeServerAssignmentType, VendorID)
+	}
+	v, ok := unsigned(kind)
+	if !ok {
+		return SAR{}, invalid(kind, "server-assignment-type is not an Enumerated")
+	}
+	r.Assignment.Type = hss.ServerAssignmentType(v)
+	return r, nil
+}
+
+// serveSAR answers a Server-Assignment-Request (TS 29.273 8.1.2.2.1).
+func (p *Plugin) serveSAR(ctx context.Context, req *diameter.Request) *diam.Message {
+	r, err := DecodeSAR(req.Msg)
+	if err != nil {
+		return p.errorAnswer(ctx, req, "SAR", r.Assignment.IMSI, err)
+	}
+	if r.Assignment.AAAServer == "" {
+		r.Assignment.AAAServer, r.Assignment.AAARealm = req.Peer.OriginHost, req.Peer.OriginRealm
+	}
+	res, err := p.backend.ServerAssignment(ctx, r.Assignment)
+	if err != nil {
+		return p.errorAnswer(ctx, req, "SAR", r.Assignment.IMSI, err)
+	}
+	a := p.answer(req.Msg)
+	a.AddAVP(userNameAVP(r.UserName))
+	if res.Data != nil {
+		a.AddAVP(non3GPPUserData(res.Data))
+	}
+	return a
+}
+
+// non3GPPUserData builds Non-3GPP-User-Data (TS 29.273 8.2.3.1): the MSISDN
+// as Subscription-Id END_USER_E164, Non-3GPP-IP-Access, whether APNs are
+// usable (Non-3GPP-IP-Access-APN, 8.2.3.4), the subscribed AMBR, the default
+// APN's Context-Identifier and the APN configurations.
+func non3GPPUserData(d *hss.Non3GPPUserData) *diam.AVP {
+	members := make([]*diam.AVP, 0, 5+len(d.APNs))
+	if d.MSISDN != "" {
+		members = append(members, diam.NewAVP(codeSubscriptionID, flagsM, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+			diam.NewAVP(codeSubscriptionIDType, flagsM, 0, datatype.Enumerated(endUserE164)),
+			diam.NewAVP(codeSubscriptionIDData, flagsM, 0, datatype.UTF8String(d.MSISDN)),
+		}}))
+	}
+	access := non3GPPAllowed
+	if !d.AccessAllowed {
+		access = non3GPPBarred
+	}
+	members = append(members, diam.NewAVP(codeNon3GPPIPAccess, flagsMV, VendorID, datatype.Enumerated(access)))
+	apns := non3GPPAPNsEnable
+	if len(d.APNs) == 0 {
+		apns = non3GPPAPNsDisable
+	}
+	members = append(members,
+		diam.NewAVP(codeNon3GPPIPAccessAPN, flagsMV, VendorID, datatype.Enumerated(apns)),
+		ambrAVP(d.AMBR),
+	)
+	if len(d.APNs) > 0 {
+		members = append(members, diam.NewAVP(codeContextIdentifier, flagsMV, VendorID, datatype.Unsigned32(d.DefaultContextID)))
+	}
+	for i := range d.APNs {
+		members = append(members, apnConfiguration(&d.APNs[i]))
+	}
+	return diam.NewAVP(codeNon3GPPUserData, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
+}
+
+// ambrAVP builds AMBR (TS 29.272 7.3.41).
+func ambrAVP(a hss.AMBR) *diam.AVP {
+	return diam.NewAVP(codeAMBR, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(codeMaxRequestedBandwidthUL, flagsMV, VendorID, datatype.Unsigned32(a.UL)),
+		diam.NewAVP(codeMaxRequestedBandwidthDL, flagsMV, VendorID, datatype.Unsigned32(a.DL)),
+	}})
+}
+
+// apnConfiguration builds APN-Configuration (TS 29.272 7.3.35), which
+// Non-3GPP-User-Data reuses.
+func apnConfiguration(a *hss.APNConfiguration) *diam.AVP {
+	members := []*diam.AVP{
+		diam.NewAVP(codeContextIdentifier, flagsMV, VendorID, datatype.Unsigned32(a.ContextID)),
+	}
+	if a.StaticIPv4.IsValid() {
+		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv4.AsSlice())))
+	}
+	if a.StaticIPv6.IsValid() {
+		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv6.AsSlice())))
+	}
+	members = append(members,
+		diam.NewAVP(codePDNType, flagsMV, VendorID, datatype.Enumerated(a.PDNType)),
+		diam.NewAVP(codeServiceSelection, flagsM, 0, datatype.UTF8String(a.Name)),
+		diam.NewAVP(codeEPSSubscribedQoSProfile, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
+			diam.NewAVP(codeQoSClassIdentifier, flagsMV, VendorID, datatype.Enumerated(a.QCI)),
+			diam.NewAVP(codeARP, flagsV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
+				diam.NewAVP(codePriorityLevel, flagsV, VendorID, datatype.Unsigned32(a.ARP.PriorityLevel)),
+				// TS 29.212 5.3.46/47: ENABLED is 0, DISABLED is 1.
+				diam.NewAVP(codePreemptionCapability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionCapability))),
+				diam.NewAVP(codePreemptionVulnerability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionVulnerability))),
+			}}),
+		}}),
+	)
+	if a.AMBR != (hss.AMBR{}) {
+		members = append(members, ambrAVP(a.AMBR))
+	}
+	return diam.NewAVP(codeAPNConfiguration, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
+}
+
+func enabledDisabled(enabled bool) int32 {
+	if enabled {
+		return 0
+	}
+	return 1
+}
