@@ -3,8 +3,6 @@ package s6a
 import (
 	"testing"
 
-	"github.com/fiorix/go-diameter/v4/diam"
-
 	"github.com/rcmhss/rcmhss/diameter"
 	"github.com/rcmhss/rcmhss/hss"
 )
@@ -42,8 +40,6 @@ func BenchmarkBuildAIA(b *testing.B) {
 		}
 	}
 }
-
-var _ *diam.Message
 
 // BenchmarkServeAIR measures the AIR handler end to end on the embedded
 // store: decode, one SQN reservation, Milenage and KASME for 3 vectors,

@@ -1,7 +1,6 @@
 package s6a
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -201,5 +200,3 @@ func failedAVPCode(t testing.TB, m *diam.Message) uint32 {
 	}
 	return in[0].Code
 }
-
-var _ = bytes.Equal
