@@ -123,7 +123,14 @@ func (c *conn) serve(ctx context.Context) {
 			c.s.tel.peers.Add(context.Background(), -1)
 		}
 	}()
-	c.nc.SetReadDeadline(time.Now().Add(cerTimeout))
+	// A timer rather than a read deadline: SCTP connections do not support
+	// deadlines.
+	cerTimer := time.AfterFunc(cerTimeout, func() {
+		if connState(c.state.Load()) == stateWaitCER {
+			c.close("no CER within " + cerTimeout.String())
+		}
+	})
+	defer cerTimer.Stop()
 	buf := make([]byte, 0, 4096)
 	for {
 		frame, err := readFrame(c.br, buf)
@@ -165,7 +172,7 @@ func (c *conn) serve(ctx context.Context) {
 				return
 			}
 			wasOpen = true
-			c.nc.SetReadDeadline(time.Time{})
+			cerTimer.Stop()
 			go c.watchdog()
 		default:
 			if m.Header.CommandFlags&diam.RequestFlag == 0 {
