@@ -19,6 +19,10 @@ import (
 // anything but DIAMETER_SUCCESS.
 var ErrRejected = errors.New("request rejected by peer")
 
+// ErrNoSender is returned when the plugin was built without a Sender and
+// must originate a request.
+var ErrNoSender = errors.New("s6a: no sender to originate requests")
+
 // sessionID returns a fresh Session-Id, <DiameterIdentity>;<high>;<low>
 // (RFC 6733 8.8): the boot time makes it unique across restarts.
 func (p *Plugin) sessionID() string {
@@ -46,6 +50,9 @@ func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.MMERegistration)
 // send delivers req to host, bounded by the configured timeout, and checks
 // the answer's result.
 func (p *Plugin) send(ctx context.Context, host string, req *diam.Message) error {
+	if p.sender == nil {
+		return ErrNoSender
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
 	defer cancel()
 	ans, err := p.sender.Send(ctx, host, req)

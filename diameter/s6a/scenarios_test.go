@@ -28,6 +28,7 @@ func runScenarios(t *testing.T, newEnv func(t *testing.T) *env) {
 	}{
 		{"AIR/1 vector", func(t *testing.T, e *env) { airVectors(t, e, 1) }},
 		{"AIR/5 vectors", func(t *testing.T, e *env) { airVectors(t, e, 5) }},
+		{"AIR/S6d quintets", airQuintets},
 		{"AIR/resync", airResync},
 		{"AIR/bad resync", airBadResync},
 		{"AIR/errors", airErrors},
@@ -66,6 +67,53 @@ func airVectors(t *testing.T, e *env, n int) {
 	next := usimCheckEUTRAN(t, ans, 1, hss.PLMN([]byte(homePLMN)))
 	if next[0] <= sqns[len(sqns)-1] {
 		t.Errorf("SQN %d after %d", next[0], sqns[len(sqns)-1])
+	}
+}
+
+// airQuintets: an SGSN asking over S6d gets UMTS quintets (TS 29.272
+// 5.2.3.1.3, 7.3.19) that a USIM accepts, with the AMF as provisioned (no
+// separation bit, TS 33.102 6.3.2).
+func airQuintets(t *testing.T, e *env) {
+	provision(t, e.hss, testSubscriber(testIMSI))
+	req := request(cmdAuthenticationInfo, mme1, userName(testIMSI), oct(codeVisitedPLMNID, homePLMN),
+		grp(codeRequestedUTRANGERANInfo, u32(codeNumberOfRequestedVecs, 2)))
+	ans := e.do(t, req)
+	checkHead(t, req, ans)
+	wantResult(t, ans, diameter.Success)
+	ai := members(t, find(ans.AVP, codeAuthenticationInfo, VendorID))
+	if find(ai, codeEUTRANVector, VendorID) != nil {
+		t.Error("E-UTRAN vectors for an S6d request")
+	}
+	vectors := findAll(ai, codeUTRANVector, VendorID)
+	if len(vectors) != 2 {
+		t.Fatalf("%d UTRAN vectors, want 2", len(vectors))
+	}
+	m := hss.NewMilenage(testK, testOPc)
+	for i, v := range vectors {
+		f := members(t, v)
+		if item := mustU32(t, find(f, codeItemNumber, VendorID)); item != uint32(i+1) {
+			t.Errorf("vector %d: Item-Number %d", i, item)
+		}
+		var rand [16]byte
+		copy(rand[:], mustOctets(t, find(f, codeRAND, VendorID)))
+		autn := mustOctets(t, find(f, codeAUTN, VendorID))
+		res, ck, ik, ak := m.F2345(rand)
+		var sqn [6]byte
+		for j := range sqn {
+			sqn[j] = autn[j] ^ ak[j]
+		}
+		amf := [2]byte{autn[6], autn[7]}
+		if amf != testAMF {
+			t.Errorf("vector %d: AMF %x, want %x as provisioned", i, amf, testAMF)
+		}
+		if mac := m.F1(rand, sqn, amf); !bytes.Equal(mac[:], autn[8:]) {
+			t.Errorf("vector %d: MAC-A does not verify", i)
+		}
+		if !bytes.Equal(mustOctets(t, find(f, codeXRES, VendorID)), res[:]) ||
+			!bytes.Equal(mustOctets(t, find(f, codeConfidentialityKey, VendorID)), ck[:]) ||
+			!bytes.Equal(mustOctets(t, find(f, codeIntegrityKey, VendorID)), ik[:]) {
+			t.Errorf("vector %d: XRES/CK/IK are not f2/f3/f4 of RAND", i)
+		}
 	}
 }
 
