@@ -493,6 +493,14 @@ func TestImport(t *testing.T) {
 	if r := f.do(t, "POST", "/v1/subscribers:import", "text/csv", "imsi,ki\n"); r.status != http.StatusBadRequest || r.json(t)["field"] != "header" {
 		t.Errorf("unknown column: %d %s", r.status, r.body)
 	}
+	// A file without its header row: the first data row must not be echoed.
+	r = f.do(t, "POST", "/v1/subscribers:import", "text/csv", "001010000000031,"+set1K+","+set1OPc+"\n")
+	if r.status != http.StatusBadRequest || bytes.Contains(r.body, []byte(set1K)) || r.json(t)["field"] != "header" {
+		t.Errorf("headerless csv: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", "/v1/subscribers", "application/json", `{"`+set1K+`":1}`); r.status != http.StatusBadRequest || bytes.Contains(r.body, []byte(set1K)) {
+		t.Errorf("key-shaped unknown field echoed: %d %s", r.status, r.body)
+	}
 	if r := f.do(t, "POST", "/v1/subscribers:import", "application/json", "{}"); r.status != http.StatusUnsupportedMediaType {
 		t.Errorf("wrong content type: %d %s", r.status, r.body)
 	}

@@ -191,7 +191,11 @@ func jsonError(err error) error {
 		return &hss.ValidationError{Field: field, Reason: "must be of type " + te.Type.String()}
 	}
 	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &hss.ValidationError{Field: strings.Trim(msg, `"`), Reason: "unknown field"}
+		name, ok := echoable(strings.Trim(msg, `"`))
+		if !ok {
+			name = "body"
+		}
+		return &hss.ValidationError{Field: name, Reason: "unknown field"}
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -201,6 +205,27 @@ func jsonError(err error) error {
 		return &hss.ValidationError{Field: "body", Reason: "truncated or empty JSON"}
 	}
 	return &hss.ValidationError{Field: "body", Reason: "malformed JSON"}
+}
+
+// echoable reports whether client text may be repeated in an error: short,
+// and without a run of 16 or more hex digits, the shape of key material that
+// a misplaced column or field could carry.
+func echoable(s string) (string, bool) {
+	if len(s) > 64 {
+		return "", false
+	}
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			if run++; run >= 16 {
+				return "", false
+			}
+			continue
+		}
+		run = 0
+	}
+	return s, true
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

@@ -146,7 +146,11 @@ func csvReader(body io.Reader) (func() (int, *subscriberDoc, error, error), erro
 	for i, c := range header {
 		c = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(c, "\ufeff")))
 		if !csvColumns[c] {
-			return nil, &hss.ValidationError{Field: "header", Reason: fmt.Sprintf("unknown column %q", c)}
+			if name, ok := echoable(c); ok {
+				return nil, &hss.ValidationError{Field: "header", Reason: fmt.Sprintf("unknown column %q", name)}
+			}
+			// A data row in place of the header: never repeat its cells.
+			return nil, &hss.ValidationError{Field: "header", Reason: fmt.Sprintf("column %d is not a known column name; a CSV import starts with a header row", i+1)}
 		}
 		cols[i] = c
 	}

@@ -124,7 +124,10 @@ func lookupName[T comparable](names map[T]string, s, field string) (T, error) {
 		}
 	}
 	var zero T
-	return zero, &hss.ValidationError{Field: field, Reason: fmt.Sprintf("unknown value %q", s)}
+	if v, ok := echoable(s); ok {
+		return zero, &hss.ValidationError{Field: field, Reason: fmt.Sprintf("unknown value %q", v)}
+	}
+	return zero, &hss.ValidationError{Field: field, Reason: "unknown value"}
 }
 
 // Defaults for what a client leaves out of an APN: the common lab profile
