@@ -119,11 +119,13 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 	if _, err := d.App(dictApp); err != nil {
 		dictApp = 0
 	}
-	if perr := validateAVPs(body, dictApp, d, 0); perr != nil {
+	n, perr := validateAVPs(body, dictApp, d, 0)
+	if perr != nil {
 		perr.Header = h
 		return nil, perr
 	}
 	m = diam.NewMessage(h.CommandCode, h.CommandFlags, h.ApplicationID, h.HopByHopID, h.EndToEndID, d)
+	m.AVP = make([]*diam.AVP, 0, n)
 	defer func() {
 		// validateAVPs should have caught every shape go-diameter cannot
 		// decode; this keeps a decoder bug from taking the server down.
@@ -139,7 +141,7 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 		if derr != nil {
 			// Only a value that does not fit its type gets here (validateAVPs
 			// checked the structure): RFC 6733 7.1.5 calls that an invalid
-			// length for fixed-size types and an invalid value otherwise.
+			// value.
 			return nil, &ProtocolError{Result: Result{Code: CodeInvalidAVPValue}, Header: h,
 				Failed: rawAVP(body[off : off+l]), Reason: derr.Error()}
 		}
@@ -152,17 +154,19 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 // validateAVPs walks the AVP headers of b (a message body or a Grouped AVP
 // payload) and checks every length against RFC 6733 4.1 and the fixed sizes
 // of the basic types (4.2), descending into Grouped AVPs known to d.
-func validateAVPs(b []byte, appID uint32, d *diamdict.Parser, depth int) *ProtocolError {
+// It returns the number of AVPs at this level.
+func validateAVPs(b []byte, appID uint32, d *diamdict.Parser, depth int) (int, *ProtocolError) {
 	if depth > maxGroupDepth {
-		return &ProtocolError{Result: Result{Code: CodeInvalidAVPValue}, Reason: "grouped avps nested too deep"}
+		return 0, &ProtocolError{Result: Result{Code: CodeInvalidAVPValue}, Reason: "grouped avps nested too deep"}
 	}
-	for off := 0; off < len(b); {
+	n := 0
+	for off := 0; off < len(b); n++ {
 		rest := b[off:]
 		if len(rest) < 8 {
 			// RFC 6733 7.1.5: pad an incomplete header with zeroes.
 			hdr := make([]byte, 8)
 			copy(hdr, rest)
-			return lengthError(hdr, appID, d, "truncated avp header")
+			return 0, lengthError(hdr, appID, d, "truncated avp header")
 		}
 		code := binary.BigEndian.Uint32(rest[0:4])
 		flags := rest[4]
@@ -176,28 +180,28 @@ func validateAVPs(b []byte, appID uint32, d *diamdict.Parser, depth int) *Protoc
 			}
 		}
 		if l < hl || l > len(rest) {
-			return lengthError(rest[:min(len(rest), hl)], appID, d,
+			return 0, lengthError(rest[:min(len(rest), hl)], appID, d,
 				fmt.Sprintf("avp %d length %d with %d bytes left", code, l, len(rest)))
 		}
 		payload := rest[hl:l]
 		if da, err := d.FindAVPByCode(appID, code, vendor); err == nil && da != nil {
 			if want, ok := fixedSize(da.Data.Type); ok && len(payload) != want {
-				return lengthError(rest[:hl], appID, d,
+				return 0, lengthError(rest[:hl], appID, d,
 					fmt.Sprintf("avp %d of type %s has %d bytes", code, da.Data.TypeName, len(payload)))
 			}
 			switch da.Data.Type {
 			case datatype.AddressType:
 				if !addressLengthOK(payload) {
-					return lengthError(rest[:hl], appID, d, fmt.Sprintf("address avp %d has %d bytes", code, len(payload)))
+					return 0, lengthError(rest[:hl], appID, d, fmt.Sprintf("address avp %d has %d bytes", code, len(payload)))
 				}
 			case datatype.GroupedType:
-				if perr := validateAVPs(payload, appID, d, depth+1); perr != nil {
+				if _, perr := validateAVPs(payload, appID, d, depth+1); perr != nil {
 					// RFC 6733 7.5: the Failed-AVP names the offending AVP
 					// inside its enclosing Grouped AVP.
 					if perr.Failed != nil {
 						perr.Failed = wrapFailed(rest[:hl], appID, d, perr.Failed)
 					}
-					return perr
+					return 0, perr
 				}
 			}
 		}
@@ -206,7 +210,7 @@ func validateAVPs(b []byte, appID uint32, d *diamdict.Parser, depth int) *Protoc
 		// checks above.
 		off += min(pad4(l), len(rest))
 	}
-	return nil
+	return n, nil
 }
 
 // addressLengthOK checks an Address (RFC 6733 4.3.1): a 2-octet family

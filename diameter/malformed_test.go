@@ -167,4 +167,3 @@ func TestPanickingHandlerAnswered5012(t *testing.T) {
 		}
 	}
 }
-

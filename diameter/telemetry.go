@@ -3,6 +3,7 @@ package diameter
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -36,6 +37,9 @@ func CommandName(code uint32) string {
 // telemetry holds the instruments of the server. Attributes are the
 // application, the command and the result code: never an identity or key.
 type telemetry struct {
+	series sync.Map // seriesKey -> *series: options built once per label set
+	starts sync.Map // seriesKey (result empty) -> []trace.SpanStartOption
+
 	tracer   trace.Tracer
 	requests metric.Int64Counter
 	duration metric.Float64Histogram
@@ -81,7 +85,53 @@ func resultLabel(r Result, ok bool) string {
 	if !ok {
 		return "none"
 	}
+	// Result-Codes are 4 digits (RFC 6733 7.1); anything else a peer sends
+	// in an answer to our requests is one series, not one per value.
+	if r.Code < 1000 || r.Code > 9999 {
+		return "other"
+	}
 	return strconv.FormatUint(uint64(r.Code), 10)
+}
+
+type seriesKey struct {
+	kind             trace.SpanKind
+	app, cmd, result string
+}
+
+type series struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+// seriesFor returns the measurement options of a label set, built once: the
+// labels are bounded (registered applications, the command table, result
+// codes), and building attribute sets per request costs allocations.
+func (t *telemetry) seriesFor(kind trace.SpanKind, app, cmd, result string) *series {
+	k := seriesKey{kind, app, cmd, result}
+	if v, ok := t.series.Load(k); ok {
+		return v.(*series)
+	}
+	all := attribute.NewSet(attribute.String("app", app), attribute.String("command", cmd), attribute.String("result", result))
+	dur := attribute.NewSet(attribute.String("app", app), attribute.String("command", cmd))
+	v, _ := t.series.LoadOrStore(k, &series{
+		add:    []metric.AddOption{metric.WithAttributeSet(all)},
+		record: []metric.RecordOption{metric.WithAttributeSet(dur)},
+	})
+	return v.(*series)
+}
+
+func (t *telemetry) spanOptions(kind trace.SpanKind, app, cmd string) []trace.SpanStartOption {
+	k := seriesKey{kind: kind, app: app, cmd: cmd}
+	if v, ok := t.starts.Load(k); ok {
+		return v.([]trace.SpanStartOption)
+	}
+	v, _ := t.starts.LoadOrStore(k, []trace.SpanStartOption{trace.WithSpanKind(kind),
+		trace.WithAttributes(
+			attribute.String("rpc.system", "diameter"),
+			attribute.String("rpc.service", app),
+			attribute.String("rpc.method", cmd),
+		)})
+	return v.([]trace.SpanStartOption)
 }
 
 // middleware is the per-application server span and request metrics: one
@@ -91,19 +141,16 @@ func (t *telemetry) middleware(app string) Middleware {
 		return HandlerFunc(func(ctx context.Context, req *Request) (ans *diam.Message) {
 			cmd := CommandName(req.Msg.Header.CommandCode)
 			start := time.Now()
-			ctx, span := t.tracer.Start(ctx, app+"/"+cmd, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(
-					attribute.String("rpc.system", "diameter"),
-					attribute.String("rpc.service", app),
-					attribute.String("rpc.method", cmd),
-					attribute.String("diameter.peer.host", req.Peer.OriginHost),
-				))
+			ctx, span := t.tracer.Start(ctx, app+"/"+cmd, t.spanOptions(trace.SpanKindServer, app, cmd)...)
+			if span.IsRecording() {
+				span.SetAttributes(attribute.String("diameter.peer.host", req.Peer.OriginHost))
+			}
 			defer func() {
 				r, ok := Result{}, false
 				if ans != nil {
 					r, ok = ResultOf(ans)
 				}
-				t.finish(ctx, span, app, cmd, r, ok, start, t.requests, t.duration)
+				t.finish(ctx, span, trace.SpanKindServer, app, cmd, r, ok, start)
 			}()
 			return next.ServeDiameter(ctx, req)
 		})
@@ -113,40 +160,42 @@ func (t *telemetry) middleware(app string) Middleware {
 // record counts an answer the server produced without a handler (base
 // protocol errors, duplicates).
 func (t *telemetry) record(ctx context.Context, app, cmd string, r Result, start time.Time) {
-	t.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("app", app),
-		attribute.String("command", cmd), attribute.String("result", resultLabel(r, true))))
-	t.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-		attribute.String("app", app), attribute.String("command", cmd)))
+	se := t.seriesFor(trace.SpanKindServer, app, cmd, resultLabel(r, true))
+	t.requests.Add(ctx, 1, se.add...)
+	t.duration.Record(ctx, time.Since(start).Seconds(), se.record...)
 }
 
-func (t *telemetry) finish(ctx context.Context, span trace.Span, app, cmd string, r Result, ok bool,
-	start time.Time, count metric.Int64Counter, dur metric.Float64Histogram) {
+func (t *telemetry) finish(ctx context.Context, span trace.Span, kind trace.SpanKind, app, cmd string, r Result, ok bool, start time.Time) {
 	label := resultLabel(r, ok)
-	if ok {
-		span.SetAttributes(attribute.Int64("diameter.result_code", int64(r.Code)),
-			attribute.Bool("diameter.result_experimental", r.Experimental))
-		if r.Code >= 3000 {
-			span.SetStatus(codes.Error, "result "+label)
+	if span.IsRecording() {
+		if ok {
+			span.SetAttributes(attribute.Int64("diameter.result_code", int64(r.Code)),
+				attribute.Bool("diameter.result_experimental", r.Experimental))
+			if r.Code >= 3000 {
+				span.SetStatus(codes.Error, "result "+label)
+			}
+		} else {
+			span.SetStatus(codes.Error, "no result code")
 		}
-	} else {
-		span.SetStatus(codes.Error, "no result code")
 	}
 	span.End()
-	count.Add(ctx, 1, metric.WithAttributes(attribute.String("app", app),
-		attribute.String("command", cmd), attribute.String("result", label)))
-	dur.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-		attribute.String("app", app), attribute.String("command", cmd)))
+	se := t.seriesFor(kind, app, cmd, label)
+	if kind == trace.SpanKindClient {
+		t.sent.Add(ctx, 1, se.add...)
+		t.sentDur.Record(ctx, time.Since(start).Seconds(), se.record...)
+		return
+	}
+	t.requests.Add(ctx, 1, se.add...)
+	t.duration.Record(ctx, time.Since(start).Seconds(), se.record...)
 }
 
 // startClient opens the client span of a request we originate.
 func (t *telemetry) startClient(ctx context.Context, app, cmd, peer string) (context.Context, trace.Span) {
-	return t.tracer.Start(ctx, app+"/"+cmd, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attribute.String("rpc.system", "diameter"),
-			attribute.String("rpc.service", app),
-			attribute.String("rpc.method", cmd),
-			attribute.String("diameter.peer.host", peer),
-		))
+	ctx, span := t.tracer.Start(ctx, app+"/"+cmd, t.spanOptions(trace.SpanKindClient, app, cmd)...)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("diameter.peer.host", peer))
+	}
+	return ctx, span
 }
 
 func (t *telemetry) finishClient(ctx context.Context, span trace.Span, app, cmd string, ans *diam.Message, err error, start time.Time) {
@@ -154,12 +203,11 @@ func (t *telemetry) finishClient(ctx context.Context, span trace.Span, app, cmd 
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		span.End()
-		t.sent.Add(ctx, 1, metric.WithAttributes(attribute.String("app", app),
-			attribute.String("command", cmd), attribute.String("result", "error")))
-		t.sentDur.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-			attribute.String("app", app), attribute.String("command", cmd)))
+		se := t.seriesFor(trace.SpanKindClient, app, cmd, "error")
+		t.sent.Add(ctx, 1, se.add...)
+		t.sentDur.Record(ctx, time.Since(start).Seconds(), se.record...)
 		return
 	}
 	r, ok := ResultOf(ans)
-	t.finish(ctx, span, app, cmd, r, ok, start, t.sent, t.sentDur)
+	t.finish(ctx, span, trace.SpanKindClient, app, cmd, r, ok, start)
 }
