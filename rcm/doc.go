@@ -14,6 +14,12 @@
 // RFC 5280 6.3). KASME_bound uses HKDF-SHA256 (RFC 5869) over the TS 33.401
 // A.2 KASME of the guest vector and a P-256 ECDH secret (SEC 1 3.3.1).
 //
+// Service ties these together as the HSS's RCM extension: the S6a plugin
+// hands it every guest AIR and ULR (IsGuest), and it verifies, binds, answers
+// with the restricted subscription, expires bindings and audits each step.
+// Store is its state, implemented in-process by rcm/memstore and checked by
+// the conformance suite rcm/storetest.
+//
 // Like package hss it imports no transport or storage library: the S6a plugin
 // maps the vendor AVPs of dict/rcm.xml to Bootstrap and BindingProof, and the
 // stores implement Store.

@@ -124,6 +124,14 @@ func (v *Verifier) Verify(ctx context.Context, guestIMSI hss.IMSI, visitedPLMN h
 		}
 	}
 	leaf := certs[0]
+	// RFC 5280 4.2.1.9 / 4.2.1.3: the device certificate is an end-entity
+	// certificate, and when keyUsage is present it must allow signatures.
+	if leaf.IsCA {
+		return nil, reject(ErrUnknownCA, "device certificate is a CA certificate")
+	}
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, reject(ErrBadSignature, "device certificate key usage excludes digitalSignature")
+	}
 
 	chains, err := v.chains(ctx, certs, now)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -103,6 +104,29 @@ func TestVerifyRejections(t *testing.T) {
 		}, testNow},
 		{"not yet valid", ErrCertNotYetValid, func(t *testing.T, f *rcmFixture) Bootstrap {
 			_, b := f.attach(t, f.vendor.device(t, testIMEI, leafOpts{notBefore: testNow.Add(time.Hour)}), testNow)
+			return b
+		}, testNow},
+		{"ca certificate as device certificate", ErrUnknownCA, func(t *testing.T, f *rcmFixture) Bootstrap {
+			key := newKey(t)
+			tmpl := &x509.Certificate{SerialNumber: serial(), NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour),
+				IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+				URIs: []*url.URL{{Scheme: "urn", Opaque: "gsma:imei:49015420-323751-8"}}}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, f.vendor.cert, &key.PublicKey, f.vendor.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, b := f.attach(t, DeviceCredentials{IMEI: testIMEI, CertChain: [][]byte{der}, Key: key}, testNow)
+			return b
+		}, testNow},
+		{"key usage without digitalSignature", ErrBadSignature, func(t *testing.T, f *rcmFixture) Bootstrap {
+			key := newKey(t)
+			tmpl := &x509.Certificate{SerialNumber: serial(), NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour),
+				KeyUsage: x509.KeyUsageKeyAgreement, URIs: []*url.URL{{Scheme: "urn", Opaque: "gsma:imei:49015420-323751-8"}}}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, f.vendor.cert, &key.PublicKey, f.vendor.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, b := f.attach(t, DeviceCredentials{IMEI: testIMEI, CertChain: [][]byte{der}, Key: key}, testNow)
 			return b
 		}, testNow},
 		{"imei revoked", ErrIMEIRevoked, func(t *testing.T, f *rcmFixture) Bootstrap {
