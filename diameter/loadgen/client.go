@@ -44,6 +44,8 @@ type client struct {
 	wmu  sync.Mutex
 	w    *bufio.Writer
 	tmpl [numKinds]*template
+	// id is the run's identity with this connection's Origin-Host.
+	ident Identity
 	// flushEach writes every message on its own: over SCTP one Diameter
 	// message per user message (RFC 6733 2.1.1).
 	flushEach bool
@@ -103,7 +105,7 @@ func newClient(ctx context.Context, r *runner, id int) (*client, error) {
 		free:    make(chan uint32, cfg.Window),
 		follow:  make(chan uint32, cfg.Window),
 		e2e:     uint32(r.boot)<<20 | uint32(id)<<8,
-		pick:    newPicker(cfg.IMSIs, uint64(id), r.seed+uint64(id)),
+		pick:    newPicker(cfg.IMSIs, r.seed+uint64(id)),
 	}
 	for i := range cfg.Window {
 		c.free <- uint32(i)
@@ -112,8 +114,15 @@ func newClient(ctx context.Context, r *runner, id int) (*client, error) {
 	if !host.IsValid() {
 		host = localAddr(nc)
 	}
-	sidPrefix := fmt.Sprintf("%s;%d;%d;", cfg.Identity.OriginHost, r.boot, id)
-	c.tmpl = buildTemplates(cfg.Identity, sidPrefix, cfg.IMSIs.Digits, r.resync)
+	c.ident = cfg.Identity
+	if cfg.Conns > 1 {
+		// RFC 6733 5.6.4: a peer keeps one connection per Origin-Host and
+		// closes the older one when the same host connects again, so each
+		// connection is a peer of its own.
+		c.ident.OriginHost = fmt.Sprintf("c%d.%s", id, cfg.Identity.OriginHost)
+	}
+	sidPrefix := fmt.Sprintf("%s;%d;%d;", c.ident.OriginHost, r.boot, id)
+	c.tmpl = buildTemplates(c.ident, sidPrefix, cfg.IMSIs.Digits, r.resync)
 	if err := c.exchangeCapabilities(host); err != nil {
 		nc.Close()
 		return nil, err
@@ -137,7 +146,7 @@ func (c *client) exchangeCapabilities(host netip.Addr) error {
 	cfg := &c.run.cfg
 	_ = c.nc.SetDeadline(time.Now().Add(cfg.Timeout))
 	defer c.nc.SetDeadline(time.Time{})
-	m := cer(cfg.Identity, host, cfg.Mix.apps(), uint32(c.run.boot))
+	m := cer(c.ident, host, cfg.Mix.apps(), uint32(c.run.boot))
 	setIDs(m, 1, c.nextE2E())
 	if _, err := c.nc.Write(m); err != nil {
 		return fmt.Errorf("loadgen: cer: %w", err)
@@ -188,12 +197,13 @@ func (c *client) write(idx uint32, k kind, imsi uint64, intended, attachStart in
 	return nil
 }
 
-// issue starts the next scenario of the mix on slot idx.
-func (c *client) issue(idx uint32, intended int64) error {
+// issue starts scenario seq of the run (its mix position is the
+// connection's own) on slot idx.
+func (c *client) issue(idx uint32, seq uint64, intended int64) error {
 	pat := c.run.pattern
 	sc := pat[c.ops%uint64(len(pat))]
 	c.ops++
-	imsi := c.pick.next(uint64(c.run.cfg.Conns))
+	imsi := c.pick.next(seq)
 	switch sc {
 	case ScenarioAIR, ScenarioAttach:
 		k := kindAIR
@@ -345,7 +355,7 @@ func (c *client) readLoop(log *slog.Logger) error {
 		if a.IsRequest() {
 			switch a.Command {
 			case cmdDWR, cmdDPR:
-				ans := baseAnswer(f, c.run.cfg.Identity.OriginHost, c.run.cfg.Identity.OriginRealm)
+				ans := baseAnswer(f, c.ident.OriginHost, c.ident.OriginRealm)
 				if err := c.locked(func() error {
 					if _, err := c.w.Write(ans); err != nil {
 						return err

@@ -41,8 +41,8 @@ type Report struct {
 	// Distribution is the latency histogram of every request.
 	Distribution []BucketJSON `json:"distribution"`
 
-	hist       Histogram
-	lastTick   Tick
+	hist     Histogram
+	lastTick Tick
 }
 
 // Latency summarises a histogram, in microseconds.

@@ -199,12 +199,13 @@ func (c *client) closedLoop(ctx context.Context) error {
 		if err != nil || !ok {
 			return err
 		}
-		if _, ok := c.run.take(); !ok {
+		seq, ok := c.run.take()
+		if !ok {
 			c.free <- idx
 			return nil
 		}
 		c.wmu.Lock()
-		err = c.issue(idx, c.run.now())
+		err = c.issue(idx, seq, c.run.now())
 		c.wmu.Unlock()
 		if err != nil {
 			return err
@@ -253,7 +254,7 @@ func (c *client) openLoop(ctx context.Context) error {
 		}
 		r.issued.Add(1)
 		c.wmu.Lock()
-		err = c.issue(idx, due)
+		err = c.issue(idx, k, due)
 		c.wmu.Unlock()
 		if err != nil {
 			return err

@@ -180,24 +180,23 @@ func (r IMSIRange) IMSI(i uint64) string {
 	return string(b)
 }
 
-// picker yields range indexes, in order or uniformly at random.
+// picker yields range indexes: in order, the run's sequence number modulo
+// the range (so that a run of Count requests visits every IMSI once,
+// whichever connection sends it), or uniformly at random.
 type picker struct {
 	r   IMSIRange
-	seq uint64
 	rng *rand.Rand
 }
 
-func newPicker(r IMSIRange, offset uint64, seed uint64) *picker {
-	return &picker{r: r, seq: offset, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func newPicker(r IMSIRange, seed uint64) *picker {
+	return &picker{r: r, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-func (p *picker) next(step uint64) uint64 {
+func (p *picker) next(seq uint64) uint64 {
 	if p.r.Random {
 		return p.rng.Uint64N(p.r.Count)
 	}
-	i := p.seq % p.r.Count
-	p.seq += step
-	return i
+	return seq % p.r.Count
 }
 
 // plmnID encodes a PLMN "MCCMNC" (5 or 6 digits) as the 3 octets of
