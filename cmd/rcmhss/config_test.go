@@ -149,3 +149,30 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+// The README's table of environment variables names real keys under the
+// names the loader binds.
+func TestReadmeEnvTable(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if !strings.HasPrefix(line, "| `RCMHSS_") {
+			continue
+		}
+		cells := strings.Split(line, "|")
+		env, key := strings.Trim(strings.TrimSpace(cells[1]), "`"), strings.Trim(strings.TrimSpace(cells[2]), "`")
+		if _, ok := defaults[key]; !ok {
+			t.Errorf("README names unknown key %q", key)
+		}
+		if want := envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")); env != want {
+			t.Errorf("README says %s for %s, the loader binds %s", env, key, want)
+		}
+		rows++
+	}
+	if rows < 6 {
+		t.Fatalf("found %d env rows in README.md", rows)
+	}
+}
