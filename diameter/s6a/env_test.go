@@ -20,7 +20,9 @@ import (
 var (
 	testK   = mustKey("465b5ce8b199b49faa5f0a2ee238a6bc")
 	testOPc = mustKey("cd63cb71954a9f4e48a5994e37a02baf")
-	testAMF = [2]byte{0xb9, 0xb9}
+	// testAMF has the separation bit clear: E-UTRAN vectors must set it
+	// (TS 33.401 6.1.2), UTRAN vectors must not.
+	testAMF = [2]byte{0x31, 0x5a}
 )
 
 const testINDBits = 5
@@ -172,7 +174,7 @@ func usimCheckEUTRAN(t *testing.T, ans *diam.Message, n int, plmn hss.PLMN) []ui
 			sqn[j] = conc[j] ^ ak[j]
 		}
 		amf := [2]byte{autn[6], autn[7]}
-		if amf[0]&0x80 == 0 || amf[0]&0x7f != testAMF[0]&0x7f || amf[1] != testAMF[1] {
+		if amf != [2]byte{testAMF[0] | 0x80, testAMF[1]} {
 			t.Errorf("vector %d: AMF %x, want %x with the separation bit", i, amf, testAMF)
 		}
 		mac := m.F1(rand, sqn, amf)
