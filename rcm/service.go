@@ -215,3 +215,13 @@ func (s *Service) audit(ctx context.Context, r AuditRecord) {
 		s.log.ErrorContext(ctx, "rcm audit append failed", "event", string(r.Event), "err", err)
 	}
 }
+
+// GuestVectorRequest is the vector request the HSS may serve for a guest AIR:
+// E-UTRAN vectors only. UTRAN quintets and GERAN triplets carry CK/IK or Kc
+// derived from the public guest K/OPc alone and cannot be bound to the device,
+// so a guest never gets any, whatever the AIR asks (TS 29.272 7.3.12: the HSS
+// may return fewer vectors than requested).
+func GuestVectorRequest(r hss.AuthInfoRequest) hss.AuthInfoRequest {
+	r.UTRAN, r.GERAN = 0, 0
+	return r
+}

@@ -242,3 +242,10 @@ func TestSecondDeviceReplacesBinding(t *testing.T) {
 		t.Fatalf("the displaced device's ULR: %v", err)
 	}
 }
+
+func TestGuestVectorRequestIsEUTRANOnly(t *testing.T) {
+	r := rcm.GuestVectorRequest(hss.AuthInfoRequest{IMSI: "001019990000001", EUTRAN: 2, UTRAN: 3, GERAN: 4})
+	if r.EUTRAN != 2 || r.UTRAN != 0 || r.GERAN != 0 || r.IMSI != "001019990000001" {
+		t.Fatalf("request = %+v", r)
+	}
+}
