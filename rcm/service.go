@@ -99,6 +99,9 @@ func (g *GuestAuth) Proof() *BindingProof {
 // be produced. An AIR that carries bootstrap information is always verified,
 // compat mode or not.
 func (s *Service) AuthenticateGuest(ctx context.Context, r GuestAIR) (*GuestAuth, error) {
+	if !s.IsGuest(r.IMSI) {
+		return nil, fmt.Errorf("rcm: authenticate guest: imsi %s is not in a guest range: %w", r.IMSI.Masked(), hss.ErrInvalidInput)
+	}
 	now := s.now()
 	var claimed IMEI
 	if r.Bootstrap != nil {

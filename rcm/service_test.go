@@ -249,3 +249,10 @@ func TestGuestVectorRequestIsEUTRANOnly(t *testing.T) {
 		t.Fatalf("request = %+v", r)
 	}
 }
+
+func TestAuthenticateGuestRefusesNonGuest(t *testing.T) {
+	e := newSvcEnv(t, true)
+	if _, err := e.svc.AuthenticateGuest(context.Background(), rcm.GuestAIR{IMSI: "001010000000001"}); !errors.Is(err, hss.ErrInvalidInput) {
+		t.Fatalf("err = %v", err)
+	}
+}

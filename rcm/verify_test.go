@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -451,5 +452,24 @@ func TestNewHSSIdentityChecksCertificate(t *testing.T) {
 	}
 	if _, err := NewHSSIdentity(k, nil); err == nil {
 		t.Fatal("accepted an empty chain")
+	}
+}
+
+func TestTimestampWindowEdges(t *testing.T) {
+	w := 2 * time.Minute
+	now := time.Unix(1767225600, 0)
+	for ts, want := range map[uint64]bool{
+		1767225600:       true,
+		1767225600 - 120: true,
+		1767225600 + 120: true,
+		1767225600 - 121: false,
+		1767225600 + 121: false,
+		0:                false,
+		math.MaxInt64:    false,
+		math.MaxUint64:   false,
+	} {
+		if got := withinWindow(ts, now, w); got != want {
+			t.Errorf("withinWindow(%d) = %v, want %v", ts, got, want)
+		}
 	}
 }
