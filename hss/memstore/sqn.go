@@ -28,7 +28,7 @@ func (s *Store) ReserveSQN(_ context.Context, imsi hss.IMSI, node string, n int,
 	if rec == nil {
 		return hss.SQNReservation{}, fmt.Errorf("memstore: reserve sqn: %w", hss.ErrUnknownSubscriber)
 	}
-	res, err := s.reserve(rec, node, n, indBits)
+	res, err := s.reserve(rec, rec.sqnHE>>indBits, node, n, indBits)
 	if err != nil {
 		return hss.SQNReservation{}, fmt.Errorf("memstore: reserve sqn: %w", err)
 	}
@@ -56,10 +56,9 @@ func (s *Store) ResyncSQN(_ context.Context, imsi hss.IMSI, node string, seqMS, 
 	// (6.3.5: "the HE/AuC resets the value of the counter SQN_HE to SQN_MS").
 	seqHE := rec.sqnHE >> indBits
 	if seqHE+1 <= seqMS || seqHE+1-seqMS > delta {
-		// Keep the IND bits: only SEQ_HE is reset.
-		rec.sqnHE = seqMS<<indBits | rec.sqnHE&(1<<indBits-1)
+		seqHE = seqMS
 	}
-	res, err := s.reserve(rec, node, n, indBits)
+	res, err := s.reserve(rec, seqHE, node, n, indBits)
 	if err != nil {
 		return hss.SQNReservation{}, fmt.Errorf("memstore: resync sqn: %w", err)
 	}
@@ -68,8 +67,9 @@ func (s *Store) ResyncSQN(_ context.Context, imsi hss.IMSI, node string, seqMS, 
 
 // reserve is the common tail of ReserveSQN and ResyncSQN, under the shard lock.
 // SQN_HE = SEQ_HE || IND_HE (TS 33.102 C.1.2); the reservation is
-// SEQ_HE+1 .. SEQ_HE+n and SQN_HE becomes the last SQN handed out.
-func (s *Store) reserve(rec *record, node string, n int, indBits uint8) (hss.SQNReservation, error) {
+// SEQ_HE+1 .. SEQ_HE+n and SQN_HE becomes the last SQN handed out. Nothing
+// changes when it fails.
+func (s *Store) reserve(rec *record, seqHE uint64, node string, n int, indBits uint8) (hss.SQNReservation, error) {
 	k, err := s.sealer.Open(rec.sub.IMSI, hss.FieldK, rec.k)
 	if err != nil {
 		return hss.SQNReservation{}, err
@@ -78,7 +78,6 @@ func (s *Store) reserve(rec *record, node string, n int, indBits uint8) (hss.SQN
 	if err != nil {
 		return hss.SQNReservation{}, err
 	}
-	seqHE := rec.sqnHE >> indBits
 	last := seqHE + uint64(n)
 	if last > maxSEQ(indBits) {
 		// TS 33.102 C.3.1 wrap-around is not performed: the operator re-keys.

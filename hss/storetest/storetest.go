@@ -660,6 +660,16 @@ func testReserveSQNExhausted(t *testing.T, st hss.Store) {
 	if got := get(t, st, s.IMSI).SQN; got != before || got > hss.MaxSQN {
 		t.Errorf("SQN_HE moved to %#x on a refused reservation (was %#x)", got, before)
 	}
+	// A resync to the last SEQ leaves no room either; it must not half-apply.
+	o := Subscriber(newIMSI())
+	o.SQN = 10 << 5
+	create(t, st, o)
+	if _, err := st.ResyncSQN(ctx, o.IMSI, "mme1", maxSEQ, 100, 1, 5); !errors.Is(err, hss.ErrAuthDataUnavailable) {
+		t.Errorf("resync to SEQ 2^43-1: %v, want ErrAuthDataUnavailable", err)
+	}
+	if got := get(t, st, o.IMSI).SQN; got != o.SQN {
+		t.Errorf("refused resync moved SQN_HE to %#x (was %#x)", got, o.SQN)
+	}
 }
 
 func testResyncSQN(t *testing.T, st hss.Store) {
