@@ -101,7 +101,7 @@ func (e EIREntry) Normalize() (EIREntry, error) {
 	case EIRByIMEI:
 		v, err := ParseIMEI(e.Value)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, invalid("value", "must be an IMEI of 14 or 15 digits, or an IMEISV of 16"))
 		}
 		e.Value, e.First, e.Last = v.IMEI, "", ""
 	case EIRByTAC:
