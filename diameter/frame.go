@@ -238,6 +238,12 @@ func fixedSize(t datatype.TypeID) (int, bool) {
 		return 4, true
 	case datatype.Unsigned64Type, datatype.Integer64Type, datatype.Float64Type:
 		return 8, true
+	case datatype.IPv4Type:
+		// go-diameter decodes an IPv4 of any other length as 0.0.0.0 and
+		// then walks a Grouped AVP by the decoded length: refuse it here.
+		return 4, true
+	case datatype.IPv6Type:
+		return 16, true
 	}
 	return 0, false
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -68,6 +69,9 @@ func FuzzReadMessage(f *testing.F) {
 				var perr *ProtocolError
 				if !errors.As(err, &perr) {
 					t.Fatalf("decode error is not a ProtocolError: %v", err)
+				}
+				if strings.HasPrefix(perr.Reason, "avp decoder panic") {
+					t.Fatalf("validation let through what go-diameter panics on: %s", perr.Reason)
 				}
 				switch perr.Result.Code {
 				case CodeInvalidAVPLength, CodeInvalidAVPValue, CodeInvalidMessageLength, CodeUnsupportedVersion:

@@ -46,6 +46,8 @@ var (
 	ErrDuplicateApp   = errors.New("diameter: application already registered")
 )
 
+var _ Sender = (*Server)(nil)
+
 // Option configures a Server beyond its Config.
 type Option func(*options)
 
