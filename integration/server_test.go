@@ -99,19 +99,7 @@ func TestServerDiameterAndShutdown(t *testing.T) {
 		t.Fatalf("CEA does not advertise S6a: %v", peer.CEA())
 	}
 
-	air := peer.NewRequest(318, s6aAppID, "rcmhss.localdomain")
-	air.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
-		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(vendor3GPP)),
-		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(s6aAppID)),
-	}})
-	air.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
-	air.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String("001010000000077"))
-	air.NewAVP(avp.VisitedPLMNID, avp.Mbit|avp.Vbit, vendor3GPP, datatype.OctetString([]byte{0x00, 0xf1, 0x10}))
-	air.NewAVP(avp.RequestedEUTRANAuthenticationInfo, avp.Mbit|avp.Vbit, vendor3GPP, &diam.GroupedAVP{AVP: []*diam.AVP{
-		diam.NewAVP(avp.NumberOfRequestedVectors, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(3)),
-		diam.NewAVP(avp.ImmediateResponsePreferred, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(0)),
-	}})
-	aia, err := peer.Do(ctx, air)
+	aia, err := peer.Do(ctx, newAIR(peer, "001010000000077", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +218,24 @@ func TestServerOnRedis(t *testing.T) {
 	if strings.Contains(out, k) || strings.Contains(out, opc) || strings.Contains(out, token) || strings.Contains(out, hex.EncodeToString(kek)) {
 		t.Error("a secret (K, OPc, admin token or KEK) appears in the server's output")
 	}
+}
+
+// newAIR builds an S6a Authentication-Information-Request (TS 29.272 7.2.5)
+// for n E-UTRAN vectors, visited PLMN 001-01.
+func newAIR(peer *diametertest.Peer, imsi string, n uint32) *diam.Message {
+	air := peer.NewRequest(318, s6aAppID, "rcmhss.localdomain")
+	air.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(vendor3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(s6aAppID)),
+	}})
+	air.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	air.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(imsi))
+	air.NewAVP(avp.VisitedPLMNID, avp.Mbit|avp.Vbit, vendor3GPP, datatype.OctetString([]byte{0x00, 0xf1, 0x10}))
+	air.NewAVP(avp.RequestedEUTRANAuthenticationInfo, avp.Mbit|avp.Vbit, vendor3GPP, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.NumberOfRequestedVectors, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(n)),
+		diam.NewAVP(avp.ImmediateResponsePreferred, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(0)),
+	}})
+	return air
 }
 
 func grepLines(s, substr string) string {
