@@ -256,3 +256,66 @@ func TestAuthenticateGuestRefusesNonGuest(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestEachRejectionLeavesAuditEntry: every refused guest AIR leaves a
+// "rejected" entry naming its cause, and no binding.
+func TestEachRejectionLeavesAuditEntry(t *testing.T) {
+	ctx := context.Background()
+	const guest hss.IMSI = "001019990000003"
+	for _, tc := range []struct {
+		name string
+		want error
+		air  func(t *testing.T, e *svcEnv) rcm.GuestAIR
+	}{
+		{"stale", rcm.ErrStaleTimestamp, func(t *testing.T, e *svcEnv) rcm.GuestAIR {
+			sess, _ := rcm.NewDeviceSession(e.pki.Device(t, "490154203237518"))
+			b, _ := sess.Bootstrap(guest, e.visited, e.now.Add(-time.Hour))
+			return rcm.GuestAIR{IMSI: guest, VisitedPLMN: e.visited, Bootstrap: &b}
+		}},
+		{"not covered", rcm.ErrIMEINotCovered, func(t *testing.T, e *svcEnv) rcm.GuestAIR {
+			sess, _ := rcm.NewDeviceSession(e.pki.Device(t, "356938035643809"))
+			b, _ := sess.Bootstrap(guest, e.visited, e.now)
+			return rcm.GuestAIR{IMSI: guest, VisitedPLMN: e.visited, Bootstrap: &b}
+		}},
+		{"replay", rcm.ErrReplay, func(t *testing.T, e *svcEnv) rcm.GuestAIR {
+			sess, _ := rcm.NewDeviceSession(e.pki.Device(t, "490154203237518"))
+			b, _ := sess.Bootstrap(guest, e.visited, e.now)
+			air := rcm.GuestAIR{IMSI: guest, VisitedPLMN: e.visited, Bootstrap: &b}
+			if _, err := e.svc.AuthenticateGuest(ctx, air); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.st.DeleteBinding(ctx, guest); err != nil {
+				t.Fatal(err)
+			}
+			return air
+		}},
+		{"revoked", rcm.ErrIMEIRevoked, func(t *testing.T, e *svcEnv) rcm.GuestAIR {
+			if err := e.st.RevokeIMEI(ctx, "490154203237518"); err != nil {
+				t.Fatal(err)
+			}
+			sess, _ := rcm.NewDeviceSession(e.pki.Device(t, "490154203237518"))
+			b, _ := sess.Bootstrap(guest, e.visited, e.now)
+			return rcm.GuestAIR{IMSI: guest, VisitedPLMN: e.visited, Bootstrap: &b}
+		}},
+		{"malformed", rcm.ErrMalformedBootstrap, func(t *testing.T, e *svcEnv) rcm.GuestAIR {
+			b := rcm.Bootstrap{ConnectionType: rcm.ConnectionProvisioning, IMEI: "123"}
+			return rcm.GuestAIR{IMSI: guest, VisitedPLMN: e.visited, Bootstrap: &b}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSvcEnv(t, false)
+			air := tc.air(t, e)
+			ga, err := e.svc.AuthenticateGuest(ctx, air)
+			if !errors.Is(err, tc.want) || ga != nil {
+				t.Fatalf("AuthenticateGuest = %v, %v; want %v", ga, err, tc.want)
+			}
+			a := e.lastAudit(t)
+			if a.Event != rcm.AuditRejected || !strings.Contains(a.Reason, tc.want.Error()) {
+				t.Fatalf("last audit entry = %+v", a)
+			}
+			if _, err := e.st.GetBinding(ctx, guest); !errors.Is(err, rcm.ErrNoBinding) {
+				t.Fatal("a rejected attach left a binding")
+			}
+		})
+	}
+}
