@@ -85,7 +85,7 @@ func TestResultCodesAgainstRCMHSS(t *testing.T) {
 
 	rep, err := Run(ctx, Config{
 		Targets: []string{target}, Conns: 2, Window: 8, Requests: all,
-		IMSIs:    testRange(t, start, all),
+		IMSIs: testRange(t, start, all),
 		Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
 			VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}},
 	}, testLogger(t))

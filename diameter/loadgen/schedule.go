@@ -58,6 +58,9 @@ func newSchedule(rate float64, ramp *Ramp) schedule {
 
 // at returns the intended time of request k since the start of the run.
 func (s schedule) at(k uint64) time.Duration {
+	if k == 0 {
+		return 0
+	}
 	n := float64(k)
 	var t float64
 	if s.over == 0 || n >= s.nOver {
