@@ -118,6 +118,13 @@ func (p *Plugin) answer(req *diam.Message) *diam.Message {
 func (p *Plugin) errorAnswer(ctx context.Context, req *diameter.Request, cmd string, imsi hss.IMSI, err error) *diam.Message {
 	a := diameter.ErrorAnswer(req.Msg, err)
 	addAppAVPs(a)
+	// TS 29.273 8.2.2.1/8.2.2.3: MAA and SAA carry {User-Name}, failures too.
+	for _, u := range req.Msg.AVP {
+		if u.Code == avp.UserName && u.VendorID == 0 {
+			a.AddAVP(u)
+			break
+		}
+	}
 	var are *hss.AlreadyRegisteredError
 	if errors.As(err, &are) {
 		a.NewAVP(codeAAAServerName, flagsMV, VendorID, datatype.DiameterIdentity(are.ServerName))

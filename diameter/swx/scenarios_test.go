@@ -290,6 +290,9 @@ func secondAAAServer(t *testing.T, c *cluster) {
 	} {
 		ans := c.do(t, req)
 		wantResult(t, ans, experimental(diameter.CodeIdentityAlreadyRegistered))
+		if u := string(mustOctets(t, find(ans.AVP, avp.UserName, 0))); u != testIMSI {
+			t.Errorf("failed answer User-Name %q", u)
+		}
 		if got := string(mustOctets(t, find(ans.AVP, codeAAAServerName, VendorID))); got != aaa1 {
 			t.Errorf("3GPP-AAA-Server-Name %q, want %q", got, aaa1)
 		}
