@@ -307,3 +307,24 @@ func TestConformanceCluster(t *testing.T) {
 		return st
 	})
 }
+
+// TestConformanceSentinel runs the suite through Redis Sentinel: the client
+// asks the sentinel for the master of "rcmhss" and talks to it.
+func TestConformanceSentinel(t *testing.T) {
+	master := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, "rcmhss", master)
+	sealer := testSealer(t)
+	storetest.Run(t, func(t *testing.T) hss.Store {
+		cfg := redisstore.Config{Addrs: []string{sentinel.Addr}, MasterName: "rcmhss", KeyPrefix: "s" + leftPad(int(dbPrefix.Add(1)), 4) + ":"}
+		st, err := redisstore.New(ctxFor(t), cfg, sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	})
+	// The records went to the master the sentinel named.
+	if n, err := rawClient(t, master).DBSize(ctxFor(t)).Result(); err != nil || n == 0 {
+		t.Errorf("master holds %d keys (%v), want the suite's records", n, err)
+	}
+}

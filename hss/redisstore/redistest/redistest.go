@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,6 @@ func Start(t testing.TB) string {
 // by t.Cleanup; its log is attached to the test output when the test fails.
 func StartWithArgs(t testing.TB, args ...string) *Server {
 	t.Helper()
-	bin := lookPath(t, "redis-server")
 	port := freePort(t)
 	argv := append([]string{
 		"--port", strconv.Itoa(port),
@@ -50,6 +50,34 @@ func StartWithArgs(t testing.TB, args ...string) *Server {
 		"--protected-mode", "no",
 		"--dir", t.TempDir(),
 	}, args...)
+	return start(t, port, argv)
+}
+
+// StartSentinel starts a Redis Sentinel that monitors the master at
+// masterAddr under masterName (quorum 1), for tests of the Sentinel
+// configuration. Sentinel needs a writable config file, written to a
+// temporary directory.
+func StartSentinel(t testing.TB, masterName, masterAddr string) *Server {
+	t.Helper()
+	host, mport, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatalf("redistest: master address %q: %v", masterAddr, err)
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\n"+
+		"sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n",
+		port, dir, masterName, host, mport, masterName)
+	path := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatalf("redistest: write sentinel config: %v", err)
+	}
+	return start(t, port, []string{path, "--sentinel"})
+}
+
+func start(t testing.TB, port int, argv []string) *Server {
+	t.Helper()
+	bin := lookPath(t, "redis-server")
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), log: &lockedBuffer{}}
 	s.cmd = exec.Command(bin, argv...)
 	s.cmd.Stdout = s.log

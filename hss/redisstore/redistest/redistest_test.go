@@ -55,3 +55,19 @@ func TestStop(t *testing.T) {
 		t.Fatal("server answers after Stop")
 	}
 }
+
+func TestStartSentinelKnowsMaster(t *testing.T) {
+	master := redistest.Start(t)
+	s := redistest.StartSentinel(t, "m1", master)
+	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addr, err := c.GetMasterAddrByName(ctx, "m1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addr[0] + ":" + addr[1]; got != master {
+		t.Fatalf("sentinel names master %s, want %s", got, master)
+	}
+}
