@@ -62,8 +62,6 @@ type client struct {
 
 	sid, e2e uint32
 	pick     *picker
-	ops      uint64 // scenarios issued, for the mix pattern
-	airs     uint64 // AIRs issued, for the resync share
 }
 
 func dial(ctx context.Context, target string, timeout time.Duration) (net.Conn, bool, error) {
@@ -197,19 +195,22 @@ func (c *client) write(idx uint32, k kind, imsi uint64, intended, attachStart in
 	return nil
 }
 
-// issue starts scenario seq of the run (its mix position is the
-// connection's own) on slot idx.
+// issue starts scenario seq of the run on slot idx; seq picks its place in
+// the mix and, in order, its IMSI.
 func (c *client) issue(idx uint32, seq uint64, intended int64) error {
 	pat := c.run.pattern
-	sc := pat[c.ops%uint64(len(pat))]
-	c.ops++
+	sc := pat[seq%uint64(len(pat))]
 	imsi := c.pick.next(seq)
 	switch sc {
 	case ScenarioAIR, ScenarioAttach:
 		k := kindAIR
-		c.airs++
-		if sh := c.run.cfg.ResyncShare; sh > 0 && uint64(float64(c.airs)*sh) > uint64(float64(c.airs-1)*sh) {
-			k = kindAIRResync
+		// Counted over the run, so that the share is exact whatever the
+		// connections' split.
+		if sh := c.run.cfg.ResyncShare; sh > 0 {
+			n := c.run.airs.Add(1)
+			if uint64(float64(n)*sh) > uint64(float64(n-1)*sh) {
+				k = kindAIRResync
+			}
 		}
 		return c.write(idx, k, imsi, intended, intended, sc == ScenarioAttach)
 	case ScenarioULR:

@@ -26,6 +26,7 @@ type runner struct {
 	// schedule; closed loop: Requests, or unbounded with a Duration).
 	total    uint64
 	issued   atomic.Uint64
+	airs     atomic.Uint64 // AIRs issued, for the resync share
 	inFlight atomic.Int64
 	maxIn    atomic.Int64
 }
