@@ -178,6 +178,9 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	v := viper.New()
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	// A variable set to "" counts: RCMHSS_REDIS_ADDR= selects the embedded
+	// store even when the file names a Redis.
+	v.AllowEmptyEnv(true)
 	for k, d := range defaults {
 		v.SetDefault(k, d)
 		// AutomaticEnv only sees keys viper already knows from the file; binding

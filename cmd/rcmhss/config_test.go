@@ -114,6 +114,30 @@ func TestLabFileListsEveryKey(t *testing.T) {
 	}
 }
 
+// An empty variable overrides the file: RCMHSS_REDIS_ADDR= means the
+// embedded store whatever the file says.
+func TestLoadConfigEmptyEnvOverrides(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "redis.yaml")
+	if err := os.WriteFile(p, []byte("redis:\n  addr: 10.0.0.1:6379\nadmin:\n  token: a-long-enough-admin-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p, true)
+	if err != nil || c.Redis.Addr != "10.0.0.1:6379" {
+		t.Fatalf("file value not loaded: %q %v", c.Redis.Addr, err)
+	}
+	t.Setenv("RCMHSS_REDIS_ADDR", "")
+	t.Setenv("RCMHSS_ADMIN_TOKEN", "")
+	if c, err = LoadConfig(p, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Redis.Addrs()) != 0 || c.Admin.Token != "" {
+		t.Fatalf("empty env did not override: redis %q token %q", c.Redis.Addr, c.Admin.Token)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin.token") {
+		t.Fatalf("an emptied token must be refused, got %v", err)
+	}
+}
+
 func TestLoadConfigRejects(t *testing.T) {
 	dir := t.TempDir()
 	write := func(body string) string {
