@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -87,13 +88,19 @@ func (d *decoder) uint() uint64 {
 	}
 	v, n := binary.Uvarint(d.b)
 	// Only the shortest form is accepted, so that a record has one encoding.
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("bad varint")
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
 }
+
+// uvarintLen is the length of the shortest uvarint encoding of v.
+func uvarintLen(v uint64) int { return max(1, (bits.Len64(v)+6)/7) }
+
+// zigzag maps a signed value to the unsigned one binary.AppendVarint encodes.
+func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 func (d *decoder) uint32() uint32 {
 	v := d.uint()
@@ -142,7 +149,7 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+	if n <= 0 || n != uvarintLen(zigzag(v)) {
 		d.fail("bad time")
 		return time.Time{}
 	}

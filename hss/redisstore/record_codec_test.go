@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"reflect"
@@ -133,4 +134,17 @@ func FuzzDecodeMME(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
 	})
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<63 - 1, 1 << 63, ^uint64(0)} {
+		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, -65, 1<<62 + 5, -1 << 63} {
+		if got, want := uvarintLen(zigzag(v)), len(binary.AppendVarint(nil, v)); got != want {
+			t.Errorf("varint length of %d = %d, want %d", v, got, want)
+		}
+	}
 }

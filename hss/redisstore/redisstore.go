@@ -72,8 +72,12 @@ func (s *Store) Close() error { return s.rdb.Close() }
 type keys struct{ sub, sqn, reg string }
 
 func (s *Store) keysFor(imsi hss.IMSI) keys {
-	tag := "{" + string(imsi) + "}"
-	return keys{sub: s.prefix + "sub:" + tag, sqn: s.prefix + "sqn:" + tag, reg: s.prefix + "reg:" + tag}
+	return keys{sub: s.key("sub:", imsi), sqn: s.key("sqn:", imsi), reg: s.key("reg:", imsi)}
+}
+
+// key is <prefix><kind>{<imsi>}: the braces make the IMSI the Cluster hash tag.
+func (s *Store) key(kind string, imsi hss.IMSI) string {
+	return s.prefix + kind + "{" + string(imsi) + "}"
 }
 
 // withIndex appends the index key when it may share the script (not in a

@@ -32,12 +32,11 @@ func (s *Store) reserve(ctx context.Context, op string, imsi hss.IMSI, node stri
 	}
 	// delta only matters up to the SEQ range; capping it keeps it exact in Lua.
 	delta = min(delta, maxSEQ+1)
-	k := s.keysFor(imsi)
 	rs := "0"
 	if resync {
 		rs = "1"
 	}
-	vals, err := reserveScript.Run(ctx, s.rdb, []string{k.sub, k.sqn},
+	vals, err := reserveScript.Run(ctx, s.rdb, []string{s.key("sub:", imsi), s.key("sqn:", imsi)},
 		node, n, uint64(1)<<indBits, maxSEQ, rs, seqMS, delta).Slice()
 	if err != nil {
 		return none, mapErr(op, err)
