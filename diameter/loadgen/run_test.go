@@ -39,3 +39,26 @@ func TestClosedLoopAgainstBaseline(t *testing.T) {
 		t.Fatalf("latency summary %+v", rep.Latency)
 	}
 }
+
+// TestCancelEndsRun plays Ctrl-C: a run meant to last an hour ends when its
+// context is cancelled, with a report of what was done.
+func TestCancelEndsRun(t *testing.T) {
+	b, target := startBaseline(t, BaselineConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for b.Answered() < 1000 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := Run(ctx, Config{Targets: []string{target}, Conns: 1, Window: 8, Duration: time.Hour,
+		IMSIs: testRange(t, "001010000000001", 10)}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Answered < 1000 || rep.Answered+rep.Timeouts > rep.Sent || rep.Sent-rep.Answered > 8 {
+		t.Fatalf("sent %d answered %d timeouts %d", rep.Sent, rep.Answered, rep.Timeouts)
+	}
+}
