@@ -99,11 +99,22 @@ type cluster struct {
 
 func newCluster(t *testing.T, network string) *cluster {
 	t.Helper()
+	store := memstore.New(hss.NewPlaintextSealer())
+	t.Cleanup(func() { _ = store.Close() })
+	c := newNode(t, network, store)
+	if err := c.hss.CreateSubscriber(context.Background(), testSubscriber(testIMSI)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newNode is one HSS node with its own Diameter server on store, which
+// other nodes may share.
+func newNode(t *testing.T, network string, store hss.Store) *cluster {
+	t.Helper()
 	if network == "sctp" {
 		diametertest.SkipWithoutSCTP(t)
 	}
-	store := memstore.New(hss.NewPlaintextSealer())
-	t.Cleanup(func() { _ = store.Close() })
 	h, err := hss.New(hss.DefaultConfig(), store, hss.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +143,6 @@ func newCluster(t *testing.T, network string) *cluster {
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
-	if err := h.CreateSubscriber(context.Background(), testSubscriber(testIMSI)); err != nil {
-		t.Fatal(err)
-	}
 	return &cluster{hss: h, addr: srv.Addrs()[0].String(), network: network, peers: map[string]*diametertest.Peer{}}
 }
 
