@@ -7,13 +7,9 @@ import (
 	"github.com/rcmhss/rcmhss/hss"
 )
 
-// Limits on SQN requests. IND is 5 bits in the example of TS 33.102 C.3.4;
-// more than 2^10 serving nodes per subscriber is not a deployment. They match
-// hss/redisstore.
-const (
-	maxINDBits = 10
-	maxReserve = 4096
-)
+// maxReserve bounds n in one reservation (the service caps AIRs far lower);
+// IND is bounded by hss.MaxINDBits. Both match hss/redisstore.
+const maxReserve = 4096
 
 // ReserveSQN implements hss.SQNStore.
 func (s *Store) ReserveSQN(_ context.Context, imsi hss.IMSI, node string, n int, indBits uint8) (hss.SQNReservation, error) {
@@ -140,8 +136,8 @@ func checkSQNArgs(node string, n int, indBits uint8) error {
 		return fmt.Errorf("serving node name is required: %w", hss.ErrInvalidInput)
 	case n < 1 || n > maxReserve:
 		return fmt.Errorf("number of sqns must be 1..%d, got %d: %w", maxReserve, n, hss.ErrInvalidInput)
-	case indBits > maxINDBits:
-		return fmt.Errorf("ind bits must be 0..%d, got %d: %w", maxINDBits, indBits, hss.ErrInvalidInput)
+	case indBits > hss.MaxINDBits:
+		return fmt.Errorf("ind bits must be 0..%d, got %d: %w", hss.MaxINDBits, indBits, hss.ErrInvalidInput)
 	}
 	return nil
 }

@@ -13,10 +13,9 @@ import (
 	"github.com/rcmhss/rcmhss/hss"
 )
 
-// Limits on SQN requests, the same as hss/memstore: IND is 5 bits in the
-// example of TS 33.102 C.3.4; 2^10 serving nodes per subscriber is plenty.
+// maxReserve bounds n in one reservation (the service caps AIRs far lower);
+// IND is bounded by hss.MaxINDBits. Both match hss/memstore.
 const (
-	maxINDBits = 10
 	maxReserve = 4096
 	// updateAttempts bounds the compare-and-set retries of UpdateSubscriber
 	// and UpdateMMERegistration before they give up with hss.ErrConflict.

@@ -70,8 +70,8 @@ func checkSQNArgs(node string, n int, indBits uint8) error {
 		return fmt.Errorf("serving node name is required: %w", hss.ErrInvalidInput)
 	case n < 1 || n > maxReserve:
 		return fmt.Errorf("number of sqns must be 1..%d, got %d: %w", maxReserve, n, hss.ErrInvalidInput)
-	case indBits > maxINDBits:
-		return fmt.Errorf("ind bits must be 0..%d, got %d: %w", maxINDBits, indBits, hss.ErrInvalidInput)
+	case indBits > hss.MaxINDBits:
+		return fmt.Errorf("ind bits must be 0..%d, got %d: %w", hss.MaxINDBits, indBits, hss.ErrInvalidInput)
 	}
 	return nil
 }
