@@ -505,4 +505,3 @@ func (s *Store) ListAudit(ctx context.Context, after uint64, limit int) ([]rcm.A
 	}
 	return out, nil
 }
-
