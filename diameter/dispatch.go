@@ -220,6 +220,11 @@ func (c *conn) finish(req, ans *diam.Message) *diam.Message {
 	ans.Header.HopByHopID = rh.HopByHopID
 	ans.Header.EndToEndID = rh.EndToEndID
 	ans.Header.CommandFlags = ans.Header.CommandFlags&diam.ErrorFlag | rh.CommandFlags&diam.ProxiableFlag
+	if r, ok := ResultOf(ans); ok && r.IsProtocolError() {
+		// RFC 6733 7.1.3: whoever built the answer, a protocol error
+		// carries the E bit.
+		ans.Header.CommandFlags |= diam.ErrorFlag
+	}
 	if sid := findTop(req, avp.SessionID, 0); sid != nil && findTop(ans, avp.SessionID, 0) == nil {
 		ans.InsertAVP(sid)
 	}

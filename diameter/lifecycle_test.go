@@ -164,3 +164,38 @@ func TestRegisterRules(t *testing.T) {
 type otherApp struct{ testApp }
 
 func (otherApp) AppID() uint32 { return 16777265 }
+
+func TestTooBusyWhenConnectionSaturated(t *testing.T) {
+	const limit = 256 // maxInFlightPerConn
+	release := make(chan struct{})
+	app := &testApp{air: func(ctx context.Context, req *diameter.Request) *diam.Message {
+		<-release
+		return diameter.NewAnswer(req.Msg, diameter.Success)
+	}}
+	f := startServer(t, nil, app)
+	p := s6aPeer(t, f, "mme1.test")
+	answers := make(chan *diam.Message, limit)
+	for range limit {
+		go func() { a, _ := p.Do(context.Background(), air(p)); answers <- a }()
+	}
+	waitFor(t, func() bool { return app.calls.Load() == limit })
+	busy, err := p.Do(ctxT(t), air(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resultCode(t, busy); got != diameter.CodeTooBusy || busy.Header.CommandFlags&diam.ErrorFlag == 0 {
+		t.Fatalf("request beyond the limit: result %d flags %x, want 3004 with E bit", got, busy.Header.CommandFlags)
+	}
+	dwr := diam.NewRequest(280, 0, nil)
+	dwr.NewAVP(avp.OriginHost, avp.Mbit, 0, datatype.DiameterIdentity("mme1.test"))
+	dwr.NewAVP(avp.OriginRealm, avp.Mbit, 0, datatype.DiameterIdentity("mme.realm"))
+	if dwa, err := p.Do(ctxT(t), dwr); err != nil || resultCode(t, dwa) != 2001 {
+		t.Fatalf("DWR on a saturated connection: %v %v", dwa, err)
+	}
+	close(release)
+	for range limit {
+		if a := <-answers; a == nil || resultCode(t, a) != 2001 {
+			t.Fatalf("blocked request answer %v", a)
+		}
+	}
+}
