@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -217,8 +218,9 @@ func (s *Store) DeleteSubscriber(_ context.Context, imsi hss.IMSI) (hss.Registra
 	return hss.Registrations{MME: cloneMME(rec.mme), AAA: cloneAAA(rec.aaa)}, nil
 }
 
-// ListSubscribers implements hss.SubscriberStore. It walks every shard, which
-// is fine for the embedded store's lab-sized populations.
+// ListSubscribers implements hss.SubscriberStore. It walks every shard and
+// keeps the limit+1 smallest IMSIs after cursor in a max-heap, so that a page
+// costs O(N log limit) without sorting the whole population.
 func (s *Store) ListSubscribers(_ context.Context, cursor string, limit int) ([]hss.IMSI, string, error) {
 	if s.closed.Load() {
 		return nil, "", fmt.Errorf("memstore: list subscribers: closed: %w", hss.ErrStoreUnavailable)
@@ -226,23 +228,43 @@ func (s *Store) ListSubscribers(_ context.Context, cursor string, limit int) ([]
 	if limit < 1 {
 		return nil, "", fmt.Errorf("memstore: list subscribers: limit must be positive, got %d: %w", limit, hss.ErrInvalidInput)
 	}
-	var all []hss.IMSI
+	var h imsiHeap
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for imsi := range sh.subs {
-			if string(imsi) > cursor {
-				all = append(all, imsi)
+			switch {
+			case string(imsi) <= cursor:
+			case h.Len() <= limit:
+				heap.Push(&h, imsi)
+			case imsi < h[0]:
+				h[0] = imsi
+				heap.Fix(&h, 0)
 			}
 		}
 		sh.mu.Unlock()
 	}
-	slices.Sort(all)
-	if len(all) <= limit {
-		return all, "", nil
+	page := []hss.IMSI(h)
+	slices.Sort(page)
+	if len(page) <= limit {
+		return page, "", nil
 	}
-	page := all[:limit:limit]
+	page = page[:limit:limit]
 	return page, string(page[limit-1]), nil
+}
+
+// imsiHeap is a max-heap of IMSIs (container/heap).
+type imsiHeap []hss.IMSI
+
+func (h imsiHeap) Len() int           { return len(h) }
+func (h imsiHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h imsiHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *imsiHeap) Push(x any)        { *h = append(*h, x.(hss.IMSI)) }
+func (h *imsiHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // SetMMERegistration implements hss.LocationStore.
