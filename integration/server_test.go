@@ -91,12 +91,15 @@ func TestServerDiameterAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	advertised := false
-	for _, a := range apps {
-		advertised = advertised || a.Data == datatype.Unsigned32(s6aAppID)
-	}
-	if !advertised {
-		t.Fatalf("CEA does not advertise S6a: %v", peer.CEA())
+	// The lab config switches on S6a and SWx (TS 29.273, 16777265).
+	for _, id := range []uint32{s6aAppID, 16777265} {
+		advertised := false
+		for _, a := range apps {
+			advertised = advertised || a.Data == datatype.Unsigned32(id)
+		}
+		if !advertised {
+			t.Errorf("CEA does not advertise application %d: %v", id, peer.CEA())
+		}
 	}
 
 	aia, err := peer.Do(ctx, newAIR(peer, "001010000000077", 3))

@@ -30,6 +30,7 @@ type Config struct {
 	HSS       HSSSection       `mapstructure:"hss"`
 	Security  SecuritySection  `mapstructure:"security"`
 	S6a       S6aSection       `mapstructure:"s6a"`
+	SWx       SWxSection       `mapstructure:"swx"`
 	Telemetry TelemetrySection `mapstructure:"telemetry"`
 	Log       LogSection       `mapstructure:"log"`
 }
@@ -117,6 +118,14 @@ type S6aSection struct {
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 }
 
+// SWxSection switches the SWx application (TS 29.273, 3GPP AAA server to HSS)
+// on or off.
+type SWxSection struct {
+	Enabled bool `mapstructure:"enabled"`
+	// RequestTimeout bounds each PPR and RTR we originate.
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
+}
+
 // TelemetrySection configures traces; metrics are always on /metrics.
 type TelemetrySection struct {
 	OTLPEndpoint string `mapstructure:"otlp_endpoint"`
@@ -163,6 +172,8 @@ var defaults = map[string]any{
 	"s6a.enabled":                   true,
 	"s6a.supported_features":        0,
 	"s6a.request_timeout":           "5s",
+	"swx.enabled":                   true,
+	"swx.request_timeout":           "5s",
 	"telemetry.otlp_endpoint":       "",
 	"telemetry.service_name":        "rcmhss",
 	"log.level":                     "info",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rcmhss/rcmhss/diameter"
 	"github.com/rcmhss/rcmhss/diameter/s6a"
+	"github.com/rcmhss/rcmhss/diameter/swx"
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/hss/admin"
 )
@@ -93,6 +94,10 @@ func (c Config) hssConfig() hss.Config {
 	}
 }
 
+func (c Config) swxConfig() swx.Config {
+	return swx.Config{OriginHost: c.Diameter.OriginHost, OriginRealm: c.Diameter.OriginRealm, RequestTimeout: c.SWx.RequestTimeout}
+}
+
 func (c Config) s6aConfig() s6a.Config {
 	return s6a.Config{
 		OriginHost: c.Diameter.OriginHost, OriginRealm: c.Diameter.OriginRealm,
@@ -128,6 +133,9 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	}
 	if cfg.S6a.Enabled {
 		errs = append(errs, s6cfg.Validate())
+	}
+	if cfg.SWx.Enabled {
+		errs = append(errs, cfg.swxConfig().Validate())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -180,6 +188,14 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		}
 		// The plugin turns operator changes into IDR / DSR / CLR.
 		s.svc.AddObserver(s.s6a)
+	}
+	if cfg.SWx.Enabled {
+		p := swx.New(cfg.swxConfig(), s.svc, s.diam, log)
+		if err := s.diam.Register(p); err != nil {
+			return nil, err
+		}
+		// PPR / RTR towards the registered 3GPP AAA server.
+		s.svc.AddObserver(p)
 	}
 	handler, err := s.routes()
 	if err != nil {
@@ -255,7 +271,7 @@ func (s *server) run(ctx context.Context) error {
 		diamAddrs = append(diamAddrs, a.Network()+"://"+a.String())
 	}
 	s.log.Info("rcmhss: ready", "version", version(), "admin_addr", ln.Addr().String(),
-		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled)
+		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "swx", s.cfg.SWx.Enabled)
 
 	var runErr error
 	select {
