@@ -10,6 +10,7 @@ import (
 	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
 
 	"github.com/rcmhss/rcmhss/hss"
+	"github.com/rcmhss/rcmhss/rcm"
 )
 
 // VendorID3GPP is the IANA enterprise number of 3GPP (TS 29.230).
@@ -32,6 +33,10 @@ const (
 	CodeNoCommonApplication    = 5010
 	CodeUnsupportedVersion     = 5011
 	CodeUnableToComply         = 5012
+	// RFC 6733 7.1.4 / 7.1.5, used for RCM guest AIR/ULR refusals
+	// (docs/rcm-crypto.md section 7).
+	CodeAuthenticationRejected = 4001
+	CodeAuthorizationRejected  = 5003
 	CodeInvalidAVPLength       = 5014
 	CodeInvalidMessageLength   = 5015
 )
@@ -97,6 +102,35 @@ func experimental3GPP(code uint32) Result {
 // error; the first matching row wins. Later features add rows here and
 // nowhere else.
 var ResultTable = []ResultRule{
+	// RCM (docs/rcm-crypto.md section 7). A refused guest ULR wraps its cause
+	// (ErrIMEIMismatch, ErrNoBinding ...) with ErrGuestULRRejected, so that row
+	// comes first: the cause goes to the audit log, the MME gets 5003.
+	{is(rcm.ErrGuestULRRejected), Result{Code: CodeAuthorizationRejected}},
+	{is(rcm.ErrNoBinding), Result{Code: CodeAuthorizationRejected}},
+	{is(rcm.ErrBindingExpired), Result{Code: CodeAuthorizationRejected}},
+	// No credential presented: nothing is wrong with the (known) guest range.
+	{is(rcm.ErrNoBootstrap), Result{Code: CodeAuthenticationRejected}},
+	// RFC 6733 7.1.5; the extension returns an *AVPError naming the AVP when it
+	// knows it (handled before this table).
+	{is(rcm.ErrMalformedBootstrap), Result{Code: CodeInvalidAVPValue}},
+	// A guest identity is authorised for provisioning only: permanent.
+	{is(rcm.ErrNotProvisioning), Result{Code: CodeAuthorizationRejected}},
+	// RFC 6733 7.1.4: the device credential did not prove who it claims to be.
+	{is(rcm.ErrUnknownCA), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrCertExpired), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrCertNotYetValid), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrSerialRevoked), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrCRLRevoked), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrIMEIMismatch), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrBadSignature), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrStaleTimestamp), Result{Code: CodeAuthenticationRejected}},
+	{is(rcm.ErrReplay), Result{Code: CodeAuthenticationRejected}},
+	// Genuine device that no provider authorises (RFC 6733 7.1.5): permanent.
+	{is(rcm.ErrIMEIRevoked), Result{Code: CodeAuthorizationRejected}},
+	{is(rcm.ErrIMEINotCovered), Result{Code: CodeAuthorizationRejected}},
+	// Not 3004 TOO_BUSY, which makes the MME re-route the flood to the next
+	// node sharing the same counters: TS 29.272 7.4.4.1 "try later".
+	{is(rcm.ErrRateLimited), experimental3GPP(CodeAuthenticationDataUnavailable)},
 	{is(hss.ErrUnknownSubscriber), experimental3GPP(CodeUserUnknown)},
 	{is(hss.ErrUnknownEPSSubscription), experimental3GPP(CodeUnknownEPSSubscription)},
 	{is(hss.ErrRATNotAllowed), experimental3GPP(CodeRATNotAllowed)},
