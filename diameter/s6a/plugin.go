@@ -46,6 +46,9 @@ type Config struct {
 	SupportedFeatures uint32
 	// RequestTimeout bounds each CLR, IDR and DSR (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Extension, when set, answers the AIR and ULR of the IMSIs it claims
+	// (RCM guest identities) instead of the Backend.
+	Extension Extension
 }
 
 // Validate reports every problem of c at once.
@@ -178,12 +181,23 @@ func (p *Plugin) serveAIR(ctx context.Context, req *diameter.Request) *diam.Mess
 	if r.ServingNode == "" {
 		r.ServingNode = req.Peer.OriginHost
 	}
-	info, err := p.backend.AuthenticationInfo(ctx, r)
+	var (
+		info  hss.AuthInfo
+		extra []*diam.AVP
+	)
+	if x := p.cfg.Extension; x != nil && x.Claims(r.IMSI) {
+		info, extra, err = x.AuthenticationInfo(ctx, req, r)
+	} else {
+		info, err = p.backend.AuthenticationInfo(ctx, r)
+	}
 	if err != nil {
 		return p.errorAnswer(ctx, req, "AIR", r.IMSI, err)
 	}
 	a := p.answer(req.Msg)
 	appendAuthenticationInfo(a, &info)
+	for _, e := range extra {
+		a.AddAVP(e)
+	}
 	return a
 }
 
@@ -201,7 +215,12 @@ func (p *Plugin) serveULR(ctx context.Context, req *diameter.Request) *diam.Mess
 	if u.Location.Realm == "" {
 		u.Location.Realm = req.Peer.OriginRealm
 	}
-	res, err := p.backend.UpdateLocation(ctx, u.Location)
+	var res hss.UpdateLocationResult
+	if x := p.cfg.Extension; x != nil && x.Claims(u.Location.IMSI) {
+		res, err = x.UpdateLocation(ctx, req, u.Location)
+	} else {
+		res, err = p.backend.UpdateLocation(ctx, u.Location)
+	}
 	if err != nil {
 		return p.errorAnswer(ctx, req, "ULR", u.Location.IMSI, err)
 	}
