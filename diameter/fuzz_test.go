@@ -129,3 +129,15 @@ func TestDecodeMessageGolden(t *testing.T) {
 		t.Fatalf("decode of overlong AVP: %v", err)
 	}
 }
+
+// BenchmarkDecodeMessage measures validation plus decoding of an AIR-like
+// request.
+func BenchmarkDecodeMessage(b *testing.B) {
+	frame := seedAIR(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeMessage(frame, diamdict.Default); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

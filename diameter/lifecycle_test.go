@@ -163,7 +163,7 @@ func TestRegisterRules(t *testing.T) {
 
 type otherApp struct{ testApp }
 
-func (otherApp) AppID() uint32 { return 16777265 }
+func (*otherApp) AppID() uint32 { return 16777265 }
 
 func TestTooBusyWhenConnectionSaturated(t *testing.T) {
 	const limit = 256 // maxInFlightPerConn
