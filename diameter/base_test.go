@@ -400,3 +400,16 @@ func TestBaseProtocolErrors(t *testing.T) {
 		t.Fatalf("handler ran %d times; only the invalid-value case reaches it", got)
 	}
 }
+
+func TestCEROfferingOnlyInbandTLS(t *testing.T) {
+	f := startServer(t, nil, nil)
+	apps := []diametertest.AppSpec{{ID: s6aID, Vendor: 10415}}
+	p := diametertest.NewPeer(t, f.addr, "tcp", diametertest.PeerOptions{
+		OriginHost: "tls-only.test", Apps: apps, InbandSecurity: []uint32{1}, ExpectCERFailure: true})
+	if got := resultCode(t, p.CEA()); got != diameter.CodeNoCommonSecurity {
+		t.Fatalf("CEA result %d, want 5017", got)
+	}
+	waitClosed(t, p)
+	diametertest.NewPeer(t, f.addr, "tcp", diametertest.PeerOptions{
+		OriginHost: "either.test", Apps: apps, InbandSecurity: []uint32{1, 0}})
+}

@@ -298,6 +298,11 @@ func (c *conn) handleCER(m *diam.Message) bool {
 	if !c.s.commonApplication(m) {
 		return fail(Result{Code: CodeNoCommonApplication}, nil, "no common application")
 	}
+	if !noInbandSecurityOffered(m) {
+		// RFC 6733 5.3: TLS/TCP is established before CER here, never
+		// in-band; a peer that offers only in-band TLS cannot be served.
+		return fail(Result{Code: CodeNoCommonSecurity}, nil, "only in-band security offered")
+	}
 	c.peerMu.Lock()
 	c.peer.OriginHost, c.peer.OriginRealm = host, realm
 	c.peerMu.Unlock()
@@ -309,6 +314,22 @@ func (c *conn) handleCER(m *diam.Message) bool {
 	c.s.tel.peers.Add(context.Background(), 1)
 	c.s.log.Info("diameter: peer connected", "peer", host, "realm", realm, "remote", remote, "network", c.network)
 	return true
+}
+
+// noInbandSecurityOffered reports whether the CER allows NO_INBAND_SECURITY
+// (0): true when it has no Inband-Security-Id at all (RFC 6733 6.10).
+func noInbandSecurityOffered(m *diam.Message) bool {
+	seen := false
+	for _, a := range m.AVP {
+		if a.Code != avp.InbandSecurityID || a.VendorID != 0 {
+			continue
+		}
+		seen = true
+		if v, ok := a.Data.(datatype.Unsigned32); ok && v == 0 {
+			return true
+		}
+	}
+	return !seen
 }
 
 func identity(a *diam.AVP) string {

@@ -39,6 +39,7 @@ const (
 	CodeAuthorizationRejected  = 5003
 	CodeInvalidAVPLength       = 5014
 	CodeInvalidMessageLength   = 5015
+	CodeNoCommonSecurity       = 5017
 )
 
 // 3GPP Experimental-Result-Code values (TS 29.272 7.4, TS 29.229 6.2).

@@ -42,6 +42,9 @@ type PeerOptions struct {
 	// NoWatchdogAnswer makes the peer ignore DWRs (to test the server's
 	// watchdog failure detection).
 	NoWatchdogAnswer bool
+	// InbandSecurity lists Inband-Security-Id values to put in the CER
+	// (RFC 6733 6.10); none by default.
+	InbandSecurity []uint32
 	// Dict is the dictionary (default go-diameter's default).
 	Dict *diamdict.Parser
 }
@@ -144,6 +147,9 @@ func (p *Peer) exchange() error {
 	cer.NewAVP(avp.ProductName, 0, 0, datatype.UTF8String("diametertest"))
 	cer.NewAVP(avp.OriginStateID, avp.Mbit, 0, datatype.Unsigned32(1))
 	cer.NewAVP(avp.SupportedVendorID, avp.Mbit, 0, datatype.Unsigned32(10415))
+	for _, v := range p.opts.InbandSecurity {
+		cer.NewAVP(avp.InbandSecurityID, avp.Mbit, 0, datatype.Unsigned32(v))
+	}
 	for _, a := range p.opts.Apps {
 		if a.Vendor != 0 {
 			cer.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
