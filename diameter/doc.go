@@ -11,7 +11,8 @@
 //     cannot be delimited any more, only that connection is closed;
 //   - capabilities exchange (5.3): CEA advertising exactly the registered
 //     applications, peers outside the allow-list refused with 3010, peers
-//     with no common application with 5010, nothing but CER accepted first;
+//     with no common application with 5010, peers offering only in-band TLS
+//     with 5017, nothing but CER accepted first (3010);
 //   - watchdog (5.5, RFC 3539 3.4.1): DWR answered at once, DWR sent after Tw
 //     of silence (with jitter), connection closed when the DWA does not come
 //     within another Tw;
@@ -26,7 +27,12 @@
 //     errors (7.1.3);
 //   - duplicate detection (5.5.4, 6.1.3): answers are kept by Origin-Host and
 //     End-to-End Identifier for DuplicateTTL; a request with the T bit whose
-//     answer is known gets it again without running the handler.
+//     answer is known gets it again without running the handler, and one
+//     that arrives while the original is still being handled waits for it.
+//
+// DIAMETER_INVALID_AVP_BITS (3009) is not sent: RFC 6733 4.1 tells the
+// receiver to ignore reserved bits, and the M/V flag rules of go-diameter's
+// dictionaries are not reliable enough to refuse a peer's AVPs on them.
 //
 // Requests of one connection are handled concurrently, each in its own
 // goroutine, with writes serialized; base-protocol messages are answered on
