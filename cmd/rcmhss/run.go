@@ -177,11 +177,11 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if err != nil {
 		return nil, err
 	}
+	backend, err := newVectorMetrics(s.tel.mp, s.svc)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.S6a.Enabled {
-		backend, err := newVectorMetrics(s.tel.mp, s.svc)
-		if err != nil {
-			return nil, err
-		}
 		s.s6a = s6a.New(s6cfg, backend, s.diam, log)
 		if err := s.diam.Register(s.s6a); err != nil {
 			return nil, err
@@ -190,7 +190,7 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		s.svc.AddObserver(s.s6a)
 	}
 	if cfg.SWx.Enabled {
-		p := swx.New(cfg.swxConfig(), s.svc, s.diam, log)
+		p := swx.New(cfg.swxConfig(), backend, s.diam, log)
 		if err := s.diam.Register(p); err != nil {
 			return nil, err
 		}
@@ -284,24 +284,26 @@ func (s *server) run(ctx context.Context) error {
 	return errors.Join(runErr, s.shutdown())
 }
 
-// shutdown runs in dependency order: stop being ready, tell the Diameter
-// peers (DPR, RFC 6733 5.4) and drain their requests, let the notifications
-// already sent finish, drain HTTP, then close the store and flush telemetry.
+// shutdown runs in dependency order: stop being ready; drain the admin API
+// first, so that the IDR / CLR / PPR its last changes trigger still reach
+// connected peers; let the CLRs that follow ULAs finish; then tell the
+// Diameter peers (DPR, RFC 6733 5.4) and drain their requests; close the store
+// and flush telemetry last.
 func (s *server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	s.ready.Store(false)
 	var errs []error
-	if err := s.diam.Shutdown(ctx); err != nil {
-		errs = append(errs, err)
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("admin: shutdown: %w", err))
 	}
 	if s.s6a != nil {
 		if err := s.s6a.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("s6a: close: %w", err))
 		}
 	}
-	if err := s.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("admin: shutdown: %w", err))
+	if err := s.diam.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, s.closeStore())
 	if err := s.tel.Shutdown(ctx); err != nil {

@@ -138,9 +138,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// vectorMetrics is the s6a.Backend the S6a plugin talks to: the HSS itself,
-// with the vectors it hands out counted by kind. hss is pure domain and has no
-// instruments of its own.
+// vectorMetrics is the backend the S6a and SWx plugins talk to: the HSS
+// itself, with the vectors it hands out counted by kind. hss is pure domain and
+// has no instruments of its own.
 type vectorMetrics struct {
 	*hss.HSS
 	issued metric.Int64Counter
@@ -148,7 +148,7 @@ type vectorMetrics struct {
 
 func newVectorMetrics(mp metric.MeterProvider, h *hss.HSS) (*vectorMetrics, error) {
 	c, err := mp.Meter(instrumentationName).Int64Counter("hss_vectors_issued",
-		metric.WithDescription("Authentication vectors issued, by kind (eutran, utran, geran)."))
+		metric.WithDescription("Authentication vectors issued, by kind (eutran, utran, geran, eap_aka, eap_aka_prime)."))
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +159,8 @@ var (
 	attrEUTRAN = metric.WithAttributes(attribute.String("kind", "eutran"))
 	attrUTRAN  = metric.WithAttributes(attribute.String("kind", "utran"))
 	attrGERAN  = metric.WithAttributes(attribute.String("kind", "geran"))
+	attrEAP    = metric.WithAttributes(attribute.String("kind", "eap_aka"))
+	attrEAPP   = metric.WithAttributes(attribute.String("kind", "eap_aka_prime"))
 )
 
 // AuthenticationInfo counts what the HSS returned.
@@ -170,4 +172,17 @@ func (v *vectorMetrics) AuthenticationInfo(ctx context.Context, req hss.AuthInfo
 		v.issued.Add(ctx, int64(len(info.GERAN)), attrGERAN)
 	}
 	return info, err
+}
+
+// Non3GPPAuthentication counts the EAP-AKA and EAP-AKA' vectors of SWx MARs.
+func (v *vectorMetrics) Non3GPPAuthentication(ctx context.Context, req hss.Non3GPPAuthRequest) ([]hss.EAPVector, error) {
+	vs, err := v.HSS.Non3GPPAuthentication(ctx, req)
+	if err == nil {
+		attr := attrEAP
+		if req.Prime {
+			attr = attrEAPP
+		}
+		v.issued.Add(ctx, int64(len(vs)), attr)
+	}
+	return vs, err
 }

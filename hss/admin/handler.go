@@ -137,7 +137,7 @@ func errorStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, hss.ErrSubscriberExists), errors.Is(err, hss.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, hss.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, hss.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -154,12 +154,13 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.As(err, &ve) {
 		body.Field = ve.Field
 	}
+	// The route, not the path: a path carries an IMSI, masked at Info and above.
 	switch status {
 	case http.StatusInternalServerError:
-		h.log.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "admin: request failed", "route", r.Pattern, "imsi", hss.IMSI(r.PathValue("imsi")), "err", err)
 		body.Error = "internal error"
 	case http.StatusServiceUnavailable:
-		h.log.WarnContext(r.Context(), "admin: store unavailable", "method", r.Method, "err", err)
+		h.log.WarnContext(r.Context(), "admin: store unavailable", "route", r.Pattern, "err", err)
 		body.Error = "store unavailable"
 	}
 	writeJSON(w, status, body)
