@@ -50,7 +50,7 @@ type conn struct {
 	peerMu   sync.Mutex
 	peer     PeerInfo
 	sem      chan struct{}
-	inflight sync.WaitGroup
+	inflight inflight
 
 	wmu sync.Mutex
 
@@ -115,7 +115,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.close("reader stopped")
 		// Handlers see the cancellation only once the connection is gone.
 		cancel()
-		c.inflight.Wait()
+		<-c.inflight.idle()
 		c.failPending()
 		host := c.info().OriginHost
 		c.s.removeConn(c, host)
@@ -583,14 +583,49 @@ func (c *conn) disconnect(ctx context.Context) {
 }
 
 func (c *conn) waitInflight(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		c.inflight.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-c.inflight.idle():
 	case <-ctx.Done():
 	case <-c.done:
 	}
+}
+
+// inflight counts the requests of a connection being handled. Unlike a
+// sync.WaitGroup it may be waited on while the reader keeps adding requests
+// (a DPR or Shutdown drains a connection that is still being read).
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil while n == 0
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.zero = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// idle returns a channel closed once no request is in flight.
+func (f *inflight) idle() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		return closedChan
+	}
+	return f.zero
 }

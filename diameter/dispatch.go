@@ -78,11 +78,11 @@ func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Tim
 		c.answerBase(ctx, m, Result{Code: CodeTooBusy}, nil, recv)
 		return
 	}
-	c.inflight.Add(1)
+	c.inflight.add()
 	go func() {
 		defer func() {
 			<-c.sem
-			c.inflight.Done()
+			c.inflight.done()
 		}()
 		c.dispatch(ctx, e, handler, m, recv)
 	}()
