@@ -250,3 +250,70 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestServerNotifiesServingMME: the binary registers the S6a plugin as the
+// HSS's observer, so an operator's PATCH reaches the MME that sent the ULR
+// as an IDR (TS 29.272 5.2.2.1) and a DELETE as a CLR (5.2.1.2), and the
+// admin API shows the MME as serving_mme.
+func TestServerNotifiesServingMME(t *testing.T) {
+	n := StartNode(t, NodeOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const imsi = "001010000000055"
+	body := `{"imsi":"` + imsi + `","k":"465b5ce8b199b49faa5f0a2ee238a6bc","opc":"cd63cb71954a9f4e48a5994e37a02baf","apns":[{"name":"internet"}]}`
+	if r, err := n.Do(ctx, "POST", "/v1/subscribers", "application/json", []byte(body)); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, r.Status, r.Body)
+	}
+	peer := diametertest.NewPeer(t, strings.TrimPrefix(n.DiameterAddrs[0], "tcp://"), "tcp", diametertest.PeerOptions{
+		OriginHost: "mme1.test", OriginRealm: "test",
+		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
+	})
+	ulr := peer.NewRequest(316, s6aAppID, "rcmhss.localdomain")
+	ulr.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(vendor3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(s6aAppID)),
+	}})
+	ulr.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	ulr.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(imsi))
+	ulr.NewAVP(avp.RATType, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Enumerated(1004))
+	// S6a/S6d-Indicator | Initial-Attach-Indicator (TS 29.272 7.3.7).
+	ulr.NewAVP(avp.ULRFlags, avp.Mbit|avp.Vbit, vendor3GPP, datatype.Unsigned32(1<<1|1<<5))
+	ulr.NewAVP(avp.VisitedPLMNID, avp.Mbit|avp.Vbit, vendor3GPP, datatype.OctetString([]byte{0x00, 0xf1, 0x10}))
+	ula, err := peer.Do(ctx, ulr)
+	if err != nil || diametertest.ResultCode(ula) != diam.Success {
+		t.Fatalf("ULR: %v %v", err, ula)
+	}
+	r, err := n.Do(ctx, "GET", "/v1/subscribers/"+imsi, "", nil)
+	if err != nil || r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"serving_mme":{"host":"mme1.test"`) {
+		t.Fatalf("GET after ULR: %v %d %s", err, r.Status, r.Body)
+	}
+
+	waitFor := func(code uint32) *diam.Message {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-peer.Received():
+				if m.Header.CommandCode == code && m.Header.CommandFlags&diam.RequestFlag != 0 {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no request %d reached the MME", code)
+			}
+		}
+	}
+	if r, err := n.Do(ctx, "PATCH", "/v1/subscribers/"+imsi, "application/merge-patch+json", []byte(`{"msisdn":"33600000055"}`)); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("PATCH: %v %d %s", err, r.Status, r.Body)
+	}
+	idr := waitFor(319)
+	if u, err := idr.FindAVP(avp.UserName, 0); err != nil || u.Data != datatype.UTF8String(imsi) {
+		t.Errorf("IDR User-Name: %v %v", u, err)
+	}
+	if r, err := n.Do(ctx, "DELETE", "/v1/subscribers/"+imsi, "", nil); err != nil || r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %v %d %s", err, r.Status, r.Body)
+	}
+	clr := waitFor(317)
+	if u, err := clr.FindAVP(avp.UserName, 0); err != nil || u.Data != datatype.UTF8String(imsi) {
+		t.Errorf("CLR User-Name: %v %v", u, err)
+	}
+}
