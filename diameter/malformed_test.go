@@ -3,6 +3,8 @@ package diameter_test
 import (
 	"context"
 	"encoding/binary"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -165,5 +167,35 @@ func TestPanickingHandlerAnswered5012(t *testing.T) {
 		if got := resultCode(t, ans); got != diameter.CodeUnableToComply {
 			t.Fatalf("result %d, want 5012", got)
 		}
+	}
+}
+
+func TestHandlerPanicLogCarriesNoRequestData(t *testing.T) {
+	logs := &syncBuffer{}
+	srv, err := diameter.NewServer(diameter.Config{
+		Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: testHost, OriginRealm: realm, AllowLoopback: true,
+	}, diameter.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Register(&testApp{air: func(ctx context.Context, req *diameter.Request) *diam.Message {
+		un, _ := req.Msg.FindAVP(avp.UserName, 0)
+		panic("cannot serve " + un.Data.String())
+	}})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	p := s6aPeer(t, &fixture{srv: srv, addr: srv.Addrs()[0].String()}, "mme1.test")
+	ans, err := p.Do(ctxT(t), air(p))
+	if err != nil || resultCode(t, ans) != diameter.CodeUnableToComply {
+		t.Fatalf("answer %v %v", ans, err)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "handler panic") {
+		t.Fatalf("panic not logged:\n%s", l)
+	}
+	if strings.Contains(l, "001010000000001") {
+		t.Fatalf("panic log carries the IMSI:\n%s", l)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -496,11 +498,23 @@ func recoverMiddleware(log *slog.Logger, app string) Middleware {
 			defer func() {
 				if r := recover(); r != nil {
 					log.Error("diameter: handler panic", "app", app,
-						"command", CommandName(req.Msg.Header.CommandCode), "panic", fmt.Sprint(r))
+						"command", CommandName(req.Msg.Header.CommandCode), "panic", panicSummary(r),
+						"stack", string(debug.Stack()))
 					ans = NewAnswer(req.Msg, Result{Code: CodeUnableToComply})
 				}
 			}()
 			return next.ServeDiameter(ctx, req)
 		})
 	}
+}
+
+// panicSummary describes a recovered value for the log. Runtime errors
+// (nil dereference, index out of range) carry no request data and are
+// logged as they are; any other value may hold an IMSI or key material, so
+// only its type is logged.
+func panicSummary(r any) string {
+	if re, ok := r.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("value of type %T", r)
 }
