@@ -223,12 +223,15 @@ func rawSessionID(b []byte) *diam.AVP {
 	return nil
 }
 
+// addOrigin adds this server's Origin-Host and Origin-Realm to a message
+// the server writes itself. The AVPs are shared between messages: they are
+// only ever serialized, never modified.
 func (c *conn) addOrigin(a *diam.Message) {
 	if findTop(a, avp.OriginHost, 0) == nil {
-		a.AddAVP(diam.NewAVP(avp.OriginHost, avp.Mbit, 0, datatype.DiameterIdentity(c.s.cfg.OriginHost)))
+		a.AddAVP(c.s.originHost)
 	}
 	if findTop(a, avp.OriginRealm, 0) == nil {
-		a.AddAVP(diam.NewAVP(avp.OriginRealm, avp.Mbit, 0, datatype.DiameterIdentity(c.s.cfg.OriginRealm)))
+		a.AddAVP(c.s.originRealm)
 	}
 }
 

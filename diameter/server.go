@@ -94,6 +94,9 @@ type Server struct {
 
 	originStateID uint32
 	e2e           atomic.Uint32
+	// originHost and originRealm are built once and shared by every
+	// message the server completes (see conn.addOrigin).
+	originHost, originRealm *diam.AVP
 
 	apps map[uint32]*appEntry
 
@@ -162,6 +165,8 @@ func NewServer(cfg Config, opts ...Option) (*Server, error) {
 		// RFC 6733 8.16: a value that changes at every restart; the start
 		// time in seconds does.
 		originStateID: uint32(time.Now().Unix()),
+		originHost:    diam.NewAVP(avp.OriginHost, avp.Mbit, 0, datatype.DiameterIdentity(cfg.OriginHost)),
+		originRealm:   diam.NewAVP(avp.OriginRealm, avp.Mbit, 0, datatype.DiameterIdentity(cfg.OriginRealm)),
 		apps:          make(map[uint32]*appEntry),
 		conns:         make(map[*conn]struct{}),
 		peers:         make(map[string]*conn),
