@@ -302,7 +302,9 @@ func TestWireDecodesFullSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWirePackets(t, packets)
+	for _, p := range wireProblems(packets) {
+		t.Error(p)
+	}
 	msgs := indexWireMessages(packets)
 	for i, row := range rows {
 		x := exchanges[i]
@@ -317,7 +319,9 @@ func TestWireDecodesFullSession(t *testing.T) {
 				t.Errorf("%s: the %s (%s, hbh %#x) is not among the Diameter messages Wireshark decoded", row.name, side.what, wireCommandName(side.m), key.hbh)
 				continue
 			}
-			checkWireExpect(t, row.name+" "+side.what, got, side.want)
+			if ps := expectProblems(got, side.want); len(ps) > 0 {
+				t.Errorf("%s %s, as Wireshark decoded it:\n\t%s\n%s", row.name, side.what, strings.Join(ps, "\n\t"), got)
+			}
 		}
 	}
 
@@ -350,73 +354,81 @@ func indexWireMessages(packets []*wirePacket) map[wireKey]*wireMessage {
 	return out
 }
 
-// checkWirePackets holds the whole capture to the bar: each frame carrying
-// TCP payload is decoded as Diameter (or is a segment of a PDU reassembled
-// later), nothing is malformed, no expert info has error severity, and
-// every AVP is known to Wireshark's dictionary.
-func checkWirePackets(t *testing.T, packets []*wirePacket) {
-	t.Helper()
-	if len(packets) == 0 {
-		t.Fatal("the capture is empty")
-	}
-	unknown := map[string]int{}
+// wireProblems holds the whole capture to the bar and lists what falls
+// short: each frame carrying TCP payload is decoded as Diameter (or is a
+// segment of a PDU reassembled later, or a retransmission), nothing is
+// malformed, no expert info has error severity, and every AVP is known to
+// Wireshark's dictionary.
+func wireProblems(packets []*wirePacket) []string {
+	var out []string
+	unknown := map[string]bool{}
 	total := 0
 	for _, p := range packets {
 		if p.Malformed {
-			t.Errorf("frame %d is malformed (_ws.malformed)", p.Number)
+			out = append(out, fmt.Sprintf("frame %d is malformed (_ws.malformed)", p.Number))
 		}
 		for _, e := range p.Expert {
 			if e.Severity >= expertError {
-				t.Errorf("frame %d: expert info %s: %s (%s)", p.Number, e.SeverityName, e.Message, e.Group)
+				out = append(out, fmt.Sprintf("frame %d: expert info %s: %s (%s)", p.Number, e.SeverityName, e.Message, e.Group))
 			}
 		}
 		if p.TCPLen > 0 && len(p.Diameter) == 0 && !p.Reassembled && !p.Retransmission {
-			t.Errorf("frame %d carries %d octets of TCP payload that Wireshark did not decode as Diameter", p.Number, p.TCPLen)
+			out = append(out, fmt.Sprintf("frame %d carries %d octets of TCP payload that Wireshark did not decode as Diameter", p.Number, p.TCPLen))
 		}
 		for _, m := range p.Diameter {
 			total++
 			m.walk(func(path string, a *wireAVP) {
 				if a.Name == "" || strings.HasPrefix(a.Name, "Unknown") {
-					unknown[fmt.Sprintf("code %d vendor %d in command %d (%s)", a.Code, a.Vendor, m.Code, a.Line)]++
+					unknown[fmt.Sprintf("AVP unknown to Wireshark's dictionary: code %d vendor %d in command %d (%s)", a.Code, a.Vendor, m.Code, a.Line)] = true
 				}
 			})
 		}
 	}
 	if total == 0 {
-		t.Fatal("Wireshark decoded no Diameter message in the capture")
+		out = append(out, "Wireshark decoded no Diameter message")
 	}
 	keys := make([]string, 0, len(unknown))
 	for k := range unknown {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		t.Errorf("AVP unknown to Wireshark's dictionary: %s", k)
-	}
+	return append(out, keys...)
 }
 
-func checkWireExpect(t *testing.T, what string, m *wireMessage, want wireExpect) {
-	t.Helper()
+// expectProblems lists how m differs from want.
+func expectProblems(m *wireMessage, want wireExpect) []string {
+	var out []string
 	for _, path := range want.has {
 		if len(m.find(path)) == 0 {
-			t.Errorf("%s: no %s in Wireshark's decoding:\n%s", what, path, m)
+			out = append(out, fmt.Sprintf("no %s", path))
 		}
 	}
-	for path, v := range want.values {
+	paths := make([]string, 0, len(want.values))
+	for path := range want.values {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		v := want.values[path]
 		got := m.find(path)
-		if len(got) == 0 {
-			t.Errorf("%s: no %s (want %s) in Wireshark's decoding:\n%s", what, path, v, m)
-			continue
-		}
-		if got[0].Show != v {
-			t.Errorf("%s: %s shows %q, want %q", what, path, got[0].Show, v)
-		}
-	}
-	for path, n := range want.counts {
-		if got := len(m.find(path)); got != n {
-			t.Errorf("%s: %d AVPs at %s, want %d:\n%s", what, got, path, n, m)
+		switch {
+		case len(got) == 0:
+			out = append(out, fmt.Sprintf("no %s (want %s)", path, v))
+		case got[0].Show != v:
+			out = append(out, fmt.Sprintf("%s shows %q, want %q", path, got[0].Show, v))
 		}
 	}
+	paths = paths[:0]
+	for path := range want.counts {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		if got, n := len(m.find(path)), want.counts[path]; got != n {
+			out = append(out, fmt.Sprintf("%d AVPs at %s, want %d", got, path, n))
+		}
+	}
+	return out
 }
 
 func wireDump(packets []*wirePacket) string {
