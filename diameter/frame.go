@@ -124,7 +124,14 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 		perr.Header = h
 		return nil, perr
 	}
-	m = diam.NewMessage(h.CommandCode, h.CommandFlags, h.ApplicationID, h.HopByHopID, h.EndToEndID, d)
+	if d == diamdict.Default {
+		// A Message without a dictionary uses the default one; building it
+		// around the decoded header saves NewMessage's copy.
+		m = &diam.Message{Header: h}
+		h.MessageLength = diam.HeaderLength // AddAVP counts the AVPs back in
+	} else {
+		m = diam.NewMessage(h.CommandCode, h.CommandFlags, h.ApplicationID, h.HopByHopID, h.EndToEndID, d)
+	}
 	m.AVP = make([]*diam.AVP, 0, n)
 	defer func() {
 		// validateAVPs should have caught every shape go-diameter cannot
