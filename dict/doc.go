@@ -6,6 +6,7 @@
 // missing there is decoded as an opaque Unknown value, and a command missing
 // there cannot be read at all. Every *.xml file dropped into this directory is
 // embedded at build time and loaded by Load, in lexical file order, so adding
-// AVPs (TS 29.272, TS 29.273, TS 29.272 S13, the rcmhss vendor space) is a
+// AVPs (S6a and S13 from TS 29.272, SWx from TS 29.273, the rcmhss vendor
+// space) is a
 // matter of adding one XML file in go-diameter's dictionary format.
 package dict
