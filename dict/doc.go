@@ -7,6 +7,6 @@
 // there cannot be read at all. Every *.xml file dropped into this directory is
 // embedded at build time and loaded by Load, in lexical file order, so adding
 // AVPs (S6a and S13 from TS 29.272, SWx from TS 29.273, the rcmhss vendor
-// space) is a
-// matter of adding one XML file in go-diameter's dictionary format.
+// space) is a matter of adding one XML file in go-diameter's dictionary
+// format.
 package dict
