@@ -113,12 +113,12 @@ type SubscriptionTemplate struct {
 // IMSI pool, key policy and subscription template. Offers and pre-registered
 // subscriptions are records of their own that name the provider.
 type Provider struct {
-	ID         string       `json:"id"`
-	Name       string       `json:"name"`
-	Kind       ProviderKind `json:"kind"`
-	ProfileIDs []string     `json:"profile_ids"`
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Kind       ProviderKind  `json:"kind"`
+	ProfileIDs []string      `json:"profile_ids"`
 	IMSIPool   []NumberRange `json:"imsi_pool"`
-	KeyPolicy  KeyPolicy    `json:"key_policy"`
+	KeyPolicy  KeyPolicy     `json:"key_policy"`
 	// OP is the operator variant algorithm configuration field (TS 35.206);
 	// it redacts itself when printed or marshalled.
 	OP       hss.Key              `json:"-"`

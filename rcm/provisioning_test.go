@@ -124,7 +124,7 @@ func (e *provEnv) provider(t *testing.T, id, profile, imsiPrefix string, code st
 			APNs: []hss.APNConfiguration{{ContextID: 1, Name: "iot", PDNType: hss.PDNIPv4, QCI: 9,
 				ARP: hss.ARP{PriorityLevel: 8}, AMBR: hss.AMBR{UL: 1e6, DL: 1e6}}},
 			DefaultContextID: 1, AMBR: hss.AMBR{UL: 1e6, DL: 1e6},
-			MSISDNPool:       []rcm.NumberRange{{First: "4470000001", Last: "4470000009"}},
+			MSISDNPool: []rcm.NumberRange{{First: "4470000001", Last: "4470000009"}},
 		},
 	}
 	if err := p.Validate(); err != nil {
