@@ -98,13 +98,16 @@ func (w testWriter) Write(b []byte) (int, error) {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // env is a real diameter.Server with the S6a plugin and the RCM extension on
 // the real domains (hss and rcm on their embedded stores), over TCP.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	hss    *hss.HSS
 	store  *rcmmem.Store
 	svc    *rcm.Service
@@ -121,7 +124,7 @@ type envOpts struct {
 	vendorID uint32
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, peers: map[string]*diametertest.Peer{}, vendor: newCA(t, "vendor"), root: newCA(t, "hss root")}
 	cfg := rcmConfig()
@@ -174,7 +177,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	return e
 }
 
-func (e *env) addProfile(t *testing.T, id string, c *ca, cov rcm.Coverage) {
+func (e *env) addProfile(t testing.TB, id string, c *ca, cov rcm.Coverage) {
 	t.Helper()
 	p := rcm.DeviceProfile{ID: id, ProviderID: "provider-" + id, VendorCAs: [][]byte{c.cert.Raw}, Coverage: cov}
 	if err := p.Validate(); err != nil {
@@ -196,7 +199,7 @@ func (e *env) mme(host string) *diametertest.Peer {
 	return p
 }
 
-func (e *env) do(t *testing.T, host string, req *diam.Message) *diam.Message {
+func (e *env) do(t testing.TB, host string, req *diam.Message) *diam.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
