@@ -109,7 +109,7 @@ func testLogger(t testing.TB) *slog.Logger {
 type env struct {
 	t      testing.TB
 	hss    *hss.HSS
-	store  *rcmmem.Store
+	store  rcm.Store
 	svc    *rcm.Service
 	ext    *rcmext.Extension
 	addr   string
@@ -122,6 +122,8 @@ type env struct {
 type envOpts struct {
 	cfg      func(*rcm.Config)
 	vendorID uint32
+	// store replaces the embedded rcm store (e.g. Redis shared by two nodes).
+	store rcm.Store
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -138,7 +140,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e.hss = h
-	e.store = rcmmem.New()
+	e.store = o.store
+	if e.store == nil {
+		e.store = rcmmem.New()
+	}
 	now := func() time.Time { return time.Now().Add(time.Duration(e.clock.Load())) }
 	e.svc, err = rcm.NewService(cfg, e.store, hssIdentity(t, e.root), testLogger(t), rcm.WithClock(now))
 	if err != nil {
@@ -173,7 +178,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 	})
 	e.addr = srv.Addrs()[0].String()
 	// The vendor registers its CA and the devices it covers: TAC 35000001.
-	e.addProfile(t, "vendor-a", e.vendor, rcm.Coverage{TACs: []string{"35000001"}})
+	if o.store == nil {
+		e.addProfile(t, "vendor-a", e.vendor, rcm.Coverage{TACs: []string{"35000001"}})
+	}
 	return e
 }
 
