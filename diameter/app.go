@@ -63,3 +63,17 @@ type PeerInfo struct {
 type Sender interface {
 	Send(ctx context.Context, host string, req *diam.Message) (*diam.Message, error)
 }
+
+// AVPKey names an AVP by code and Vendor-Id.
+type AVPKey struct {
+	Code     uint32
+	VendorID uint32
+}
+
+// OptionalAVPs is implemented by an application whose specification makes
+// optional an AVP that go-diameter's dictionary marks required in a request
+// (for example User-Name in the S13 ECR, TS 29.272 7.2.19). The server then
+// does not answer 5005 for its absence; the handler decides.
+type OptionalAVPs interface {
+	OptionalAVPs() map[uint32][]AVPKey
+}

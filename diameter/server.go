@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,6 +201,15 @@ func (s *Server) Register(app Application) error {
 		}
 		e.handlers[code] = s.tel.middleware(e.name)(wrapped)
 		e.rules[code] = s.requestRules(app.AppID(), code)
+	}
+	if o, ok := app.(OptionalAVPs); ok {
+		for code, keys := range o.OptionalAVPs() {
+			for i, r := range e.rules[code] {
+				if slices.Contains(keys, AVPKey{Code: r.code, VendorID: r.vendor}) {
+					e.rules[code][i].required = false
+				}
+			}
+		}
 	}
 	s.apps[app.AppID()] = e
 	return nil

@@ -67,6 +67,13 @@ func (p *Plugin) Commands() map[uint32]diameter.Handler {
 	return map[uint32]diameter.Handler{cmdMEIdentityCheck: diameter.HandlerFunc(p.serveECR)}
 }
 
+// OptionalAVPs implements diameter.OptionalAVPs: go-diameter's dictionary
+// marks User-Name required in the ECR, TS 29.272 7.2.19 makes it optional (an
+// MME may check equipment before it knows the IMSI).
+func (p *Plugin) OptionalAVPs() map[uint32][]diameter.AVPKey {
+	return map[uint32][]diameter.AVPKey{cmdMEIdentityCheck: {{Code: avp.UserName}}}
+}
+
 // addAppAVPs adds what every S13 answer carries (TS 29.272 7.2.20).
 func addAppAVPs(m *diam.Message) {
 	m.AddAVP(diam.NewAVP(avp.VendorSpecificApplicationID, flagsM, 0, &diam.GroupedAVP{AVP: []*diam.AVP{

@@ -224,6 +224,13 @@ func runECR(t *testing.T, network string) {
 					t.Errorf("%s: Session-Id not first", c.name)
 				}
 			}
+			// TS 29.272 7.2.19: User-Name is optional in the ECR although
+			// go-diameter's dictionary marks it required.
+			noUser := ecrIMEI("35123456789012")
+			noUser.DeleteAVP(avp.UserName, 0)
+			if r, st := status(t, do(t, peer, noUser)); r != diameter.Success || st == nil || *st != black {
+				t.Errorf("ECR without User-Name: result %s status %v, want 2001 BLACKLISTED", r, st)
+			}
 			malformed := []struct {
 				name   string
 				req    *diam.Message
