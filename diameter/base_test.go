@@ -388,6 +388,16 @@ func TestBaseProtocolErrors(t *testing.T) {
 			if oh, _ := ans.FindAVP(avp.OriginHost, 0); oh == nil {
 				t.Fatal("no Origin-Host")
 			}
+			if req.Header.ApplicationID == s6aID && tc.code != diameter.CodeInvalidAVPValue {
+				// Built by the server, not the handler: TS 29.272 7.2 still
+				// requires these in every S6a answer.
+				if a, _ := ans.FindAVP(avp.AuthSessionState, 0); a == nil {
+					t.Fatal("server-built S6a answer without Auth-Session-State")
+				}
+				if a, _ := ans.FindAVP(avp.VendorSpecificApplicationID, 0); a == nil {
+					t.Fatal("server-built S6a answer without Vendor-Specific-Application-Id")
+				}
+			}
 			if tc.failedAVP != 0 {
 				fa := failedAVPCode(t, ans)
 				if fa.Code != tc.failedAVP {

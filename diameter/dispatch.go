@@ -246,6 +246,16 @@ func (c *conn) answerBase(ctx context.Context, m *diam.Message, r Result, failed
 
 func (c *conn) answerBaseApp(ctx context.Context, app string, m *diam.Message, r Result, failed *diam.AVP, recv time.Time) {
 	a := NewAnswer(m, r)
+	if e, ok := c.s.apps[m.Header.ApplicationID]; ok && e.app.VendorID() != 0 {
+		// The answers of the 3GPP applications (TS 29.272 7.2, TS 29.273
+		// 8.2.2) require Vendor-Specific-Application-Id and Auth-Session-State,
+		// even when the server rather than the handler refuses the request.
+		a.AddAVP(diam.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+			diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(e.app.VendorID())),
+			diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(e.app.AppID())),
+		}}))
+		a.AddAVP(diam.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1)))
+	}
 	if failed != nil {
 		a.AddAVP(diam.NewAVP(avp.FailedAVP, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{failed}}))
 	}
