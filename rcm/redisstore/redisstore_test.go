@@ -20,7 +20,9 @@ import (
 
 var prefixN atomic.Int64
 
-func open(t *testing.T, addr string) *redisstore.Store {
+func open(t *testing.T, addr string) *redisstore.Store { return openB(t, addr) }
+
+func openB(t testing.TB, addr string) *redisstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
