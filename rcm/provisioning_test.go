@@ -721,3 +721,5 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 		t.Fatal("a printed session shows key or sealed material")
 	}
 }
+
+func newTestSealer() (*hss.KeySealer, error) { return hss.NewKeySealer(testKEK()) }
