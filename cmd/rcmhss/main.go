@@ -1,10 +1,3 @@
-// Command rcmhss is the Diameter HSS/AAA server: S6a on go-diameter, subscribers
-// in Redis (or an embedded store), the admin REST API, metrics and health on one
-// HTTP listener.
-//
-//	rcmhss [--config configs/rcmhss.yaml]
-//
-// Every configuration key can be overridden by an RCMHSS_* environment variable.
 package main
 
 import (

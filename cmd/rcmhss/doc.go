@@ -1,0 +1,14 @@
+// Command rcmhss is the Diameter HSS/AAA server: S6a (TS 29.272) and SWx
+// (TS 29.273) on go-diameter, subscribers in Redis or an embedded store, and one
+// HTTP listener for the admin REST API, /metrics, /healthz and /readyz.
+//
+//	rcmhss [--config configs/rcmhss.yaml]
+//
+// Every configuration key can be overridden by an RCMHSS_* environment
+// variable. The files: config.go loads and checks the configuration (the only
+// user of viper); run.go converts it into each package's typed Config, builds
+// the graph, serves and shuts down in order (RFC 6733 5.4 DPR to every peer);
+// store.go picks the store; telemetry.go sets up OpenTelemetry (Prometheus
+// exporter on a private registry, OTLP/gRPC traces) and the metrics that wrap
+// domain calls.
+package main
