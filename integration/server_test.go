@@ -55,6 +55,9 @@ func TestServerRefusesInvalidConfig(t *testing.T) {
 			t.Errorf("stderr does not name %q:\n%s", want, stderr.String())
 		}
 	}
+	if recs := logLines(t, stderr.String()); !hasLog(recs, "ERROR", "rcmhss: exiting") {
+		t.Errorf("no JSON ERROR line for the refusal:\n%s", stderr.String())
+	}
 	if strings.Contains(stderr.String(), "rcmhss: ready") {
 		t.Error("an invalid configuration got as far as listening")
 	}

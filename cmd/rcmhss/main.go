@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +18,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, *configPath, explicit); err != nil {
-		fmt.Fprintln(os.Stderr, "rcmhss:", err)
+		// Before the configured logger exists too, stderr carries JSON only.
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("rcmhss: exiting", "err", err.Error())
 		os.Exit(1)
 	}
 }
