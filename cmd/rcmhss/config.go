@@ -33,6 +33,10 @@ type Config struct {
 	SWx       SWxSection       `mapstructure:"swx"`
 	Telemetry TelemetrySection `mapstructure:"telemetry"`
 	Log       LogSection       `mapstructure:"log"`
+
+	// File is the configuration file read, "" when only defaults and the
+	// environment apply.
+	File string `mapstructure:"-"`
 }
 
 // DiameterSection configures the Diameter base server (RFC 6733).
@@ -202,11 +206,13 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	}
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
+	file := path
 	if err := v.ReadInConfig(); err != nil {
 		var notFound *os.PathError
 		if explicit || !errors.As(err, &notFound) {
 			return Config{}, fmt.Errorf("config: read %s: %w", path, err)
 		}
+		file = ""
 	}
 	var unknown []error
 	for _, k := range v.AllKeys() {
@@ -221,6 +227,7 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	if err := v.UnmarshalExact(&c); err != nil {
 		return Config{}, fmt.Errorf("config: decode: %w: %w", ErrConfig, err)
 	}
+	c.File = file
 	// An env var holding "a,b" reaches a list key as one string; split it.
 	c.Diameter.Listen = splitList(c.Diameter.Listen)
 	c.HSS.HomePLMNs = splitList(c.HSS.HomePLMNs)

@@ -21,6 +21,9 @@ func TestLoadConfigLabFile(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the lab config must validate: %v", err)
 	}
+	if c.File != repoConfig {
+		t.Errorf("File = %q", c.File)
+	}
 	if want := []string{"tcp://127.0.0.1:3868", "sctp://127.0.0.1:3868"}; !slices.Equal(c.Diameter.Listen, want) {
 		t.Errorf("diameter.listen = %q, want %q", c.Diameter.Listen, want)
 	}
@@ -149,6 +152,10 @@ func TestLoadConfigRejects(t *testing.T) {
 	}
 	if _, err := LoadConfig(filepath.Join(dir, "absent.yaml"), true); err == nil {
 		t.Error("an explicit missing file must be an error")
+	}
+	// The default path may be absent (go run from elsewhere): defaults apply.
+	if c, err := LoadConfig(filepath.Join(dir, "absent.yaml"), false); err != nil || c.File != "" || c.Admin.Listen != "127.0.0.1:8080" {
+		t.Errorf("absent default file: %+v %v", c.Admin, err)
 	}
 	if _, err := LoadConfig(write("diameter:\n  origin_hots: x\n"), true); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "origin_hots") {
 		t.Errorf("a misspelt key must be refused by name, got %v", err)

@@ -33,6 +33,11 @@ func run(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
+	if cfg.File == "" {
+		log.Warn("config: no file at the default path; built-in defaults and RCMHSS_* variables only (run from the repository root for the lab config, or pass --config)", "path", configPath)
+	} else {
+		log.Info("config: loaded", "file", cfg.File)
+	}
 	srv, err := newServer(ctx, cfg, log)
 	if err != nil {
 		return err
