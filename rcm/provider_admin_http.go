@@ -536,14 +536,9 @@ func (h *providerAdminHandler) getSession(w http.ResponseWriter, r *http.Request
 		h.fail(w, r, err)
 		return
 	}
-	if s.ProviderID != r.PathValue("id") && !(s.ProviderID == "" && sessionOfferedBy(s, r.PathValue("id"))) {
+	if !s.Concerns(r.PathValue("id")) {
 		h.fail(w, r, fmt.Errorf("rcm: provider admin: %w", ErrUnknownSession))
 		return
 	}
 	writeProvJSON(w, http.StatusOK, toProviderSession(s))
-}
-
-func sessionOfferedBy(s Session, providerID string) bool {
-	c, ok := s.current()
-	return ok && c.ProviderID == providerID
 }

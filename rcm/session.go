@@ -139,6 +139,16 @@ func (s *Session) current() (Candidate, bool) {
 	return s.Candidates[s.Current], true
 }
 
+// Concerns reports whether the session is the provider's business: it chose
+// the provider's offer, or one of the provider's offers is on the table.
+func (s *Session) Concerns(providerID string) bool {
+	if s.ProviderID != "" {
+		return s.ProviderID == providerID
+	}
+	c, ok := s.current()
+	return ok && c.ProviderID == providerID
+}
+
 // ProvisioningStore is the provisioning server's state, shared by every node
 // (issue 6: "any node can continue a session another node started"). Defined
 // by its consumer, the Provisioner. Missing records are ErrUnknownProvider,

@@ -330,7 +330,7 @@ func (st *Provisioning) ListSessions(_ context.Context, providerID string) ([]rc
 	defer st.mu.Unlock()
 	var out []rcm.Session
 	for _, s := range st.sessions {
-		if sessionOf(s, providerID) {
+		if s.Concerns(providerID) {
 			out = append(out, cloneSession(s))
 		}
 	}
@@ -338,14 +338,4 @@ func (st *Provisioning) ListSessions(_ context.Context, providerID string) ([]rc
 		return out[i].CreatedAt.Before(out[j].CreatedAt) || out[i].CreatedAt.Equal(out[j].CreatedAt) && out[i].ID < out[j].ID
 	})
 	return out, nil
-}
-
-func sessionOf(s rcm.Session, providerID string) bool {
-	if s.ProviderID == providerID {
-		return true
-	}
-	if s.ProviderID == "" && s.Current < len(s.Candidates) && s.Current >= 0 {
-		return s.Candidates[s.Current].ProviderID == providerID
-	}
-	return false
 }
