@@ -23,15 +23,18 @@ var ErrCapabilities = errors.New("loadgen: capabilities exchange refused")
 // Hop-by-Hop identifier and gen the high 16, so an answer arriving after its
 // request timed out (and the slot was reused) is recognised as stale.
 type slot struct {
-	active   bool
-	attach   bool
-	kind     kind
-	gen      uint16
-	hbh      uint32
-	imsi     uint64
-	intended int64 // latency is measured from here (ns since run start)
-	sentAt   int64 // the timeout runs from here
-	txStart  int64 // intended time of the attach transaction
+	active bool
+	attach bool
+	// awaitingULR marks an attach whose AIA came back and whose ULR is
+	// queued: it waits on diamload, not on the network, so it cannot time out.
+	awaitingULR bool
+	kind        kind
+	gen         uint16
+	hbh         uint32
+	imsi        uint64
+	intended    int64 // latency is measured from here (ns since run start)
+	sentAt      int64 // the timeout runs from here
+	txStart     int64 // intended time of the attach transaction
 }
 
 // client is one connection of a run. The sender goroutine writes requests,
@@ -55,6 +58,7 @@ type client struct {
 	active   int
 	stopping bool
 	drained  chan struct{}
+	dpa      chan struct{} // closed when the DPA to our DPR arrives
 	stats    connStats
 
 	free   chan uint32 // idle slots: acquiring one bounds the window
@@ -100,6 +104,7 @@ func newClient(ctx context.Context, r *runner, id int) (*client, error) {
 		w:       bufio.NewWriterSize(nc, 64<<10),
 		slots:   make([]slot, cfg.Window),
 		drained: make(chan struct{}),
+		dpa:     make(chan struct{}),
 		free:    make(chan uint32, cfg.Window),
 		follow:  make(chan uint32, cfg.Window),
 		e2e:     uint32(r.boot)<<20 | uint32(id)<<8,
@@ -371,7 +376,44 @@ func (c *client) readLoop(log *slog.Logger) error {
 			}
 			continue
 		}
+		if a.Command == cmdDPR {
+			// RFC 6733 5.4: the DPA to our DPR; we close the connection.
+			c.closeDPA()
+			continue
+		}
 		c.complete(a, now)
+	}
+}
+
+// disconnect sends a DPR (RFC 6733 5.4.1, Disconnect-Cause
+// DO_NOT_WANT_TO_TALK_TO_YOU: the run is over) and waits up to wait for the
+// DPA, so that the peer does not see the end of a run as a failure.
+func (c *client) disconnect(wait time.Duration) {
+	var e encoder
+	e.str(avpOriginHost, 0, c.ident.OriginHost)
+	e.str(avpOriginRealm, 0, c.ident.OriginRealm)
+	e.u32(avpDisconnectCause, 0, 2)
+	m := message(flagRequest, cmdDPR, appBase, e.b)
+	setIDs(m, 0xffffffff, c.nextE2E())
+	if err := c.locked(func() error {
+		if _, err := c.w.Write(m); err != nil {
+			return err
+		}
+		return c.w.Flush()
+	}); err != nil {
+		return
+	}
+	select {
+	case <-c.dpa:
+	case <-time.After(wait):
+	}
+}
+
+func (c *client) closeDPA() {
+	select {
+	case <-c.dpa:
+	default:
+		close(c.dpa)
 	}
 }
 
@@ -392,6 +434,7 @@ func (c *client) complete(a Answer, now int64) {
 	if s.attach {
 		if s.kind != kindULR && res.Success() {
 			// Keep the slot: the ULR follows on it.
+			s.awaitingULR = true
 			c.follow <- idx
 			return
 		}
@@ -407,7 +450,7 @@ func (c *client) sweep(now int64) {
 	defer c.mu.Unlock()
 	for i := range c.slots {
 		s := &c.slots[i]
-		if !s.active || now-s.sentAt < limit {
+		if !s.active || s.awaitingULR || now-s.sentAt < limit {
 			continue
 		}
 		c.stats.timeout(s.kind)

@@ -98,6 +98,9 @@ func TestResultCodesAgainstRCMHSS(t *testing.T) {
 		t.Fatalf("2001: %d, 5001(exp): %d, answered %d, timeouts %d; want %d, %d, %d, 0 (results %+v)",
 			ok, unknown, air.Answered, rep.Timeouts, known, all-known, all, air.Results)
 	}
+	if rep.Stale != 0 {
+		t.Fatalf("%d stale answers", rep.Stale)
+	}
 	if rep.Errors != all-known {
 		t.Fatalf("errors %d, want %d", rep.Errors, all-known)
 	}

@@ -170,6 +170,11 @@ loop:
 	if cfg.Progress != nil && cfg.TerminalProgress {
 		fmt.Fprintln(cfg.Progress)
 	}
+	var bye sync.WaitGroup
+	for _, c := range clients {
+		bye.Go(func() { c.disconnect(time.Second) })
+	}
+	bye.Wait()
 	for _, c := range clients {
 		c.nc.Close()
 	}

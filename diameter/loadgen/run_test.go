@@ -29,6 +29,9 @@ func TestClosedLoopAgainstBaseline(t *testing.T) {
 	if got := b.Answered(); got != n {
 		t.Fatalf("baseline answered %d, want %d", got, n)
 	}
+	if rep.Stale != 0 {
+		t.Fatalf("%d stale answers (the DPA of the end of the run must not count)", rep.Stale)
+	}
 	if rep.MaxInFlight > conns*window {
 		t.Fatalf("max in flight %d exceeds conns*window %d", rep.MaxInFlight, conns*window)
 	}

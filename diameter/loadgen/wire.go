@@ -44,6 +44,7 @@ const (
 	avpFirmwareRevision         = 267
 	avpResultCode               = 268
 	avpProductName              = 269
+	avpDisconnectCause          = 273
 	avpAuthSessionState         = 277
 	avpOriginStateID            = 278
 	avpDestinationRealm         = 283
