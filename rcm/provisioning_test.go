@@ -46,8 +46,8 @@ func (d *recordingDetacher) detached() []rcm.Binding {
 
 type provEnv struct {
 	pki  *rcm.TestPKI
-	st   *memstore.Store
-	ps   *memstore.Provisioning
+	st   rcm.Store
+	ps   rcm.ProvisioningStore
 	hss  *hss.HSS
 	det  *recordingDetacher
 	prov *rcm.Provisioner
@@ -67,13 +67,24 @@ func testKEK() []byte { return bytes.Repeat([]byte{0x5a}, hss.KEKSize) }
 
 func newProvEnv(t *testing.T) *provEnv {
 	t.Helper()
-	e := &provEnv{pki: rcm.NewTestPKI(t), st: memstore.New(), ps: memstore.NewProvisioning(), det: &recordingDetacher{}, logs: &bytes.Buffer{}}
+	sealer, err := hss.NewKeySealer(testKEK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newProvEnvOn(t, memstore.New(), memstore.NewProvisioning(), hssmem.New(sealer))
+}
+
+// newProvEnvOn builds the environment on the given stores (in memory, or a
+// real redis-server shared by several nodes).
+func newProvEnvOn(t *testing.T, st rcm.Store, ps rcm.ProvisioningStore, hs hss.Store) *provEnv {
+	t.Helper()
+	e := &provEnv{pki: rcm.NewTestPKI(t), st: st, ps: ps, det: &recordingDetacher{}, logs: &bytes.Buffer{}}
 	e.now = e.pki.Now
 	sealer, err := hss.NewKeySealer(testKEK())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.hss, err = hss.New(hss.DefaultConfig(), hssmem.New(sealer)); err != nil {
+	if e.hss, err = hss.New(hss.DefaultConfig(), hs); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.CreateProfile(provCtx, e.pki.Profile); err != nil {
