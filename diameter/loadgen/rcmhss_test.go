@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,22 @@ func TestAttachAgainstRCMHSS(t *testing.T) {
 	}
 	if reg.MME == nil || reg.MME.Host != "mme.test.localdomain" {
 		t.Fatalf("registration after attach: %+v", reg.MME)
+	}
+}
+
+func TestProvisionRefused(t *testing.T) {
+	_, _, adminURL := startRCMHSS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := ProvisionConfig{AdminURL: adminURL, Token: "wrong", IMSIs: testRange(t, "001010000000001", 10),
+		K: testK, OPc: testOPc}
+	_, err := Provision(ctx, cfg, testLogger(t))
+	if !errors.Is(err, ErrImport) || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong token: %v, want ErrImport with 401", err)
+	}
+	cfg.Token, cfg.K = adminToken, "00"
+	_, err = Provision(ctx, cfg, testLogger(t))
+	if err == nil || strings.Contains(err.Error(), testOPc) {
+		t.Fatalf("short K: %v (must fail without echoing key material)", err)
 	}
 }

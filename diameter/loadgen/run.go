@@ -166,6 +166,9 @@ loop:
 	elapsed := time.Since(r.start)
 	if elapsed-lastTick > cfg.ProgressInterval/10 || len(rep.Timeline) == 0 {
 		rep.tick(clients, elapsed, elapsed-lastTick, r.inFlight.Load())
+		if cfg.Progress != nil {
+			rep.writeProgress(cfg.Progress, cfg.TerminalProgress)
+		}
 	}
 	if cfg.Progress != nil && cfg.TerminalProgress {
 		fmt.Fprintln(cfg.Progress)

@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +65,29 @@ func TestCancelEndsRun(t *testing.T) {
 	}
 	if rep.Answered < 1000 || rep.Answered+rep.Timeouts > rep.Sent || rep.Sent-rep.Answered > 8 {
 		t.Fatalf("sent %d answered %d timeouts %d", rep.Sent, rep.Answered, rep.Timeouts)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	_, target := startBaseline(t, BaselineConfig{Result: Result{Code: 5001, Experimental: true}})
+	var buf bytes.Buffer
+	rep, err := Run(context.Background(), Config{Targets: []string{target}, Requests: 2000, Progress: &buf,
+		IMSIs: testRange(t, "001010000000001", 10)}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	last := lines[len(lines)-1]
+	for _, want := range []string{"/s", "errors ", "p50 ", "p99 "} {
+		if !strings.Contains(last, want) {
+			t.Fatalf("progress line %q lacks %q", last, want)
+		}
+	}
+	var errs uint64
+	for _, tk := range rep.Timeline {
+		errs += tk.Errors
+	}
+	if len(lines) != len(rep.Timeline) || errs != 2000 {
+		t.Fatalf("%d progress lines for %d ticks, %d errors in the timeline (want 2000)", len(lines), len(rep.Timeline), errs)
 	}
 }
