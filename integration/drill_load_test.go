@@ -224,7 +224,7 @@ type drillReport struct {
 	Name                          string
 	Sent, Answered, Retransmitted int
 	Unanswered                    int
-	InFlightAtFault               int // started before the fault, answered after it
+	InFlightAtFault               int            // started before the fault, answered after it
 	ByCode                        map[uint32]int // final result codes
 	ByNode                        map[string]int // answers per Origin-Host
 	RelayUnableToDeliver          int            // 3002 answers later retried
