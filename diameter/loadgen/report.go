@@ -153,6 +153,9 @@ func (rep *Report) finish(clients []*client, elapsed time.Duration, r *runner) {
 	rep.Issued = r.issued.Load()
 	rep.MaxInFlight = r.maxIn.Load()
 	var kinds [numKinds]kindStats
+	for k := range kinds {
+		kinds[k].hist = new(Histogram)
+	}
 	for _, c := range clients {
 		c.mu.Lock()
 		rep.Stale += c.stats.stale
@@ -161,7 +164,9 @@ func (rep *Report) finish(clients []*client, elapsed time.Duration, r *runner) {
 			dst.sent += src.sent
 			dst.answered += src.answered
 			dst.timeouts += src.timeouts
-			dst.hist.Merge(&src.hist)
+			if src.hist != nil {
+				dst.hist.Merge(src.hist)
+			}
 			for res, n := range src.results {
 				if dst.results == nil {
 					dst.results = make(map[Result]uint64)
@@ -179,7 +184,7 @@ func (rep *Report) finish(clients []*client, elapsed time.Duration, r *runner) {
 			}
 		}
 		kr := KindReport{Kind: kind(k).String(), Sent: ks.sent, Answered: ks.answered, Timeouts: ks.timeouts,
-			Latency: summarise(&ks.hist)}
+			Latency: summarise(ks.hist)}
 		for res, n := range ks.results {
 			kr.Results = append(kr.Results, ResultCount{Result: res, Count: n})
 		}
@@ -198,7 +203,7 @@ func (rep *Report) finish(clients []*client, elapsed time.Duration, r *runner) {
 				rep.Errors += n
 			}
 		}
-		rep.hist.Merge(&ks.hist)
+		rep.hist.Merge(ks.hist)
 	}
 	rep.Latency = summarise(&rep.hist)
 	if rep.Elapsed > 0 {

@@ -6,7 +6,9 @@ import "time"
 type kindStats struct {
 	sent, answered, timeouts uint64
 	results                  map[Result]uint64
-	hist                     Histogram
+	// hist is allocated on the first answer: a connection uses few kinds,
+	// and a histogram is 31 KiB.
+	hist *Histogram
 }
 
 // connStats are one connection's statistics; the client's mu guards them.
@@ -25,6 +27,9 @@ func (s *connStats) record(k kind, r Result, lat time.Duration) {
 		ks.results = make(map[Result]uint64)
 	}
 	ks.results[r]++
+	if ks.hist == nil {
+		ks.hist = new(Histogram)
+	}
 	ks.hist.Record(lat)
 	if k == kindAttach {
 		ks.answered++
