@@ -98,7 +98,8 @@ func (w testWriter) Write(b []byte) (int, error) {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	if _, ok := t.(*testing.B); ok {
+	switch t.(type) {
+	case *testing.B, *testing.F:
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
