@@ -159,6 +159,13 @@ type Detacher interface {
 	Detach(ctx context.Context, b Binding) error
 }
 
+// DetacherFunc adapts a function (such as the S6a RCM extension's
+// CancelBinding) to Detacher.
+type DetacherFunc func(ctx context.Context, b Binding) error
+
+// Detach implements Detacher.
+func (f DetacherFunc) Detach(ctx context.Context, b Binding) error { return f(ctx, b) }
+
 // ProvisioningConfig configures the Provisioner.
 type ProvisioningConfig struct {
 	// SessionLifetime bounds a session from start to confirmation; an
