@@ -3,9 +3,12 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,24 +135,47 @@ type capture struct {
 }
 
 // startCapture captures the TCP traffic of port on the loopback interface
-// into a pcapng file in t.TempDir(). It returns once dumpcap says it is
-// capturing, so that nothing sent afterwards is missed. dumpcap is the
-// capture engine of tshark; running it directly spares the seconds tshark
-// takes to load its dissectors before it captures.
+// into a pcapng file in t.TempDir(), and returns once the capture is live.
+// dumpcap, the capture engine of tshark, is run directly: tshark takes
+// seconds to load its dissectors before it starts dumpcap.
+//
+// "Capturing on" on dumpcap's stderr comes a moment before packets really
+// reach the file, so the filter also admits a UDP probe port of ours: a
+// datagram with a random marker goes there until the marker is in the file.
+// The probe frames carry no TCP payload, so the Diameter checks ignore them.
 func startCapture(ctx context.Context, t testing.TB, port int) *capture {
 	t.Helper()
 	bin, err := exec.LookPath("dumpcap")
 	if err != nil {
 		bin = lookTool(t, "tshark", "tshark")
 	}
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	probePort := probe.LocalAddr().(*net.UDPAddr).Port
 	c := &capture{File: filepath.Join(t.TempDir(), "diameter.pcapng")}
-	c.p = startProcess(t, "", bin, "-q", "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port), "-w", c.File)
+	filter := fmt.Sprintf("tcp port %d or udp port %d", port, probePort)
+	c.p = startProcess(t, "", bin, "-q", "-i", "lo", "-f", filter, "-w", c.File)
 	if err := c.p.waitOutput(ctx, "Capturing on"); err != nil {
 		out := c.p.out.String()
 		if strings.Contains(out, "permission") || strings.Contains(out, "Operation not permitted") {
 			t.Fatalf("capture on lo needs CAP_NET_RAW and CAP_NET_ADMIN (run as root or setcap dumpcap; Debian: dpkg-reconfigure wireshark-common and join group wireshark): %v\n%s", err, out)
 		}
 		t.Fatalf("capture: %v\n%s", err, out)
+	}
+	marker := make([]byte, 16)
+	if _, err := rand.Read(marker); err != nil {
+		t.Fatal(err)
+	}
+	marker = append([]byte("rcmhss-capture-probe-"), hex.EncodeToString(marker)...)
+	send := func() error {
+		_, err := probe.WriteTo(marker, probe.LocalAddr())
+		return err
+	}
+	if err := c.waitFor(ctx, marker, send); err != nil {
+		t.Fatalf("capture is not live: %v\n%s", err, c.p.out.String())
 	}
 	return c
 }
@@ -158,10 +184,16 @@ func startCapture(ctx context.Context, t testing.TB, port int) *capture {
 // message known to be the last one of interest): dumpcap reads the kernel's
 // ring buffer in blocks, so a packet sent a moment ago may not be written
 // yet, and stopping then would lose it.
-func (c *capture) waitFor(ctx context.Context, marker []byte) error {
+// Each round calls poke first when it is not nil.
+func (c *capture) waitFor(ctx context.Context, marker []byte, poke func() error) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		if poke != nil {
+			if err := poke(); err != nil {
+				return err
+			}
+		}
 		b, err := os.ReadFile(c.File)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err

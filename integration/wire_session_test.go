@@ -39,6 +39,16 @@ const (
 	cmdIDR = 319
 	cmdPUR = 321
 	cmdNOR = 323
+	cmdDSR = 320
+
+	// SWx (TS 29.273 8.2.1, 8.2.2).
+	wireSWxApp = 16777265
+	wireAAA    = "aaa." + wireRealm
+	// wireNAI is the EAP-AKA' permanent identity of wireIMSIOther (TS
+	// 23.003 19.3.2: leading digit 6).
+	wireNAI = "6" + wireIMSIOther + "@nai." + wireRealm
+	cmdSAR  = 301
+	cmdMAR  = 303
 )
 
 // wireHomePLMN is 001/01 as Visited-PLMN-Id encodes it (TS 24.008 10.5.1.13).
@@ -70,9 +80,22 @@ func (s *wireSession) mme(host string) *diametertest.Peer {
 		Apps: []diametertest.AppSpec{{ID: wireS6aApp, Vendor: wire3GPP}},
 	})
 	// An MME answers CLR and IDR as TS 29.272 7.2.8 / 7.2.10 lay out.
-	for _, cmd := range []uint32{cmdCLR, cmdIDR, 320} {
+	for _, cmd := range []uint32{cmdCLR, cmdIDR, cmdDSR} {
 		p.Handle(cmd, func(m *diam.Message) *diam.Message { return s6aAnswer(m, host) })
 	}
+	s.peers[host] = p
+	return p
+}
+
+// aaa connects a 3GPP AAA server peer advertising SWx (TS 29.273 8.2.1).
+func (s *wireSession) aaa(host string) *diametertest.Peer {
+	if p, ok := s.peers[host]; ok {
+		return p
+	}
+	p := diametertest.NewPeer(s.t, s.addr, "tcp", diametertest.PeerOptions{
+		OriginHost: host, OriginRealm: wireRealm,
+		Apps: []diametertest.AppSpec{{ID: wireSWxApp, Vendor: wire3GPP}},
+	})
 	s.peers[host] = p
 	return p
 }
@@ -136,6 +159,22 @@ func s6aRequest(p *diametertest.Peer, cmd uint32, imsi string, body ...*diam.AVP
 	m.AddAVP(vendorSpecificS6a())
 	m.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1)) // NO_STATE_MAINTAINED
 	m.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(imsi))
+	for _, a := range body {
+		m.AddAVP(a)
+	}
+	return m
+}
+
+// swxRequest is an SWx request from a 3GPP AAA server (TS 29.273 8.2.2.1,
+// 8.2.2.3) for the NAI user.
+func swxRequest(p *diametertest.Peer, cmd uint32, user string, body ...*diam.AVP) *diam.Message {
+	m := p.NewRequest(cmd, wireSWxApp, wireHSSRealm)
+	m.AddAVP(diam.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(wire3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(wireSWxApp)),
+	}}))
+	m.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	m.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(user))
 	for _, a := range body {
 		m.AddAVP(a)
 	}

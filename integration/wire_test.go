@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/rcmhss/rcmhss/diameter/diametertest"
 	"github.com/rcmhss/rcmhss/hss"
@@ -43,10 +44,21 @@ type wireExpect struct {
 	counts map[string]int
 }
 
+// The APNs of the session's subscribers, with fixed Context-Identifiers so
+// that a PATCH keeps one and withdraws the other.
+const (
+	wireAPNInternet = `{"context_id":1,"name":"internet","pdn_type":"ipv4v6","qci":9,
+		"arp":{"priority_level":8,"preemption_capability":false,"preemption_vulnerability":true}}`
+	wireAPNIMS = `{"context_id":2,"name":"ims","pdn_type":"ipv4v6","qci":5,
+		"arp":{"priority_level":1,"preemption_capability":false,"preemption_vulnerability":false}}`
+)
+
 // wireRows is the full S6a session of issue 3: an MME attaches (CER, AIR
 // for 1 and 5 vectors, resync, ULR), a second MME takes over (ULR, CLR to
 // the first), the UE is purged, the operator changes and deletes the
-// subscriber (IDR, CLR), and the peers say goodbye (DWR, DPR).
+// subscriber (IDR, DSR, CLR), a 3GPP AAA server authenticates and registers
+// the other subscriber over SWx (MAR, SAR), and the peers say goodbye
+// (DWR, DPR).
 func wireRows(t *testing.T) []wireRow {
 	resync := resyncInfo(t, [16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, hss.ComposeSQN(1000, 3, 5))
 	return []wireRow{
@@ -199,6 +211,17 @@ func wireRows(t *testing.T) []wireRow {
 			ans: wireExpect{values: map[string]string{"Result-Code": "2001"}},
 		},
 		{
+			name: "DSR after an admin PATCH withdrawing an APN",
+			do: func(ctx context.Context, s *wireSession) (wireExchange, error) {
+				if err := s.admin(ctx, "PATCH", "/v1/subscribers/"+wireIMSI, `{"apns":[`+wireAPNInternet+`]}`, http.StatusOK); err != nil {
+					return wireExchange{}, err
+				}
+				return s.received(ctx, wireMME2, cmdDSR)
+			},
+			req: wireExpect{values: map[string]string{"Context-Identifier": "2"}, has: []string{"DSR-Flags"}},
+			ans: wireExpect{values: map[string]string{"Result-Code": "2001"}},
+		},
+		{
 			name: "CLR after an admin DELETE (SUBSCRIPTION_WITHDRAWAL)",
 			do: func(ctx context.Context, s *wireSession) (wireExchange, error) {
 				if err := s.admin(ctx, "DELETE", "/v1/subscribers/"+wireIMSI, "", http.StatusNoContent); err != nil {
@@ -208,6 +231,39 @@ func wireRows(t *testing.T) []wireRow {
 			},
 			req: wireExpect{values: map[string]string{"Cancellation-Type": "2"}},
 			ans: wireExpect{values: map[string]string{"Result-Code": "2001"}},
+		},
+		{
+			name: "SWx MAR for EAP-AKA'",
+			do: func(ctx context.Context, s *wireSession) (wireExchange, error) {
+				p := s.aaa(wireAAA)
+				return s.exchange(ctx, p, swxRequest(p, cmdMAR, wireNAI,
+					tgpp(1032, datatype.Enumerated(0)), // RAT-Type WLAN (TS 29.212 5.3.31)
+					tgpp(607, datatype.Unsigned32(2)),  // SIP-Number-Auth-Items
+					tgppGroup(612, tgpp(608, datatype.UTF8String("EAP-AKA'"))),
+					tgpp(1504, datatype.UTF8String("WLAN")))) // ANID (TS 24.302 8.1.1.1)
+			},
+			// Wireshark names the TS 29.229 SIP-* AVPs "3GPP-SIP-*".
+			req: wireExpect{has: []string{"3GPP-SIP-Auth-Data-Item/3GPP-SIP-Authentication-Scheme", "ANID"}},
+			ans: wireExpect{
+				values: map[string]string{"Result-Code": "2001", "3GPP-SIP-Number-Auth-Items": "2"},
+				has: []string{"3GPP-SIP-Auth-Data-Item/3GPP-SIP-Authentication-Scheme", "3GPP-SIP-Auth-Data-Item/3GPP-SIP-Authenticate",
+					"3GPP-SIP-Auth-Data-Item/3GPP-SIP-Authorization", "3GPP-SIP-Auth-Data-Item/Confidentiality-Key",
+					"3GPP-SIP-Auth-Data-Item/Integrity-Key", "3GPP-SIP-Auth-Data-Item/3GPP-SIP-Item-Number"},
+				counts: map[string]int{"3GPP-SIP-Auth-Data-Item": 2},
+			},
+		},
+		{
+			name: "SWx SAR registration",
+			do: func(ctx context.Context, s *wireSession) (wireExchange, error) {
+				p := s.aaa(wireAAA)
+				return s.exchange(ctx, p, swxRequest(p, cmdSAR, wireNAI,
+					tgpp(614, datatype.Enumerated(1)))) // Server-Assignment-Type REGISTRATION
+			},
+			req: wireExpect{values: map[string]string{"Server-Assignment-Type": "1"}},
+			ans: wireExpect{
+				values: map[string]string{"Result-Code": "2001", "Non-3GPP-User-Data/Non-3GPP-IP-Access": "0"},
+				has:    []string{"Non-3GPP-User-Data/APN-Configuration/Service-Selection"},
+			},
 		},
 		{
 			name: "DWR/DWA",
@@ -257,16 +313,17 @@ func TestWireDecodesFullSession(t *testing.T) {
 	}
 	for _, imsi := range []string{wireIMSI, wireIMSIOther} {
 		body := fmt.Sprintf(`{"imsi":%q,"k":%q,"opc":%q,"amf":"8000","sqn":0,"msisdn":"33612345678",
-			"apns":[{"name":"internet","pdn_type":"ipv4v6","qci":9,
-			"arp":{"priority_level":8,"preemption_capability":false,"preemption_vulnerability":true}}],
-			"default_apn":"internet","ambr":{"ul":100000000,"dl":200000000}}`, imsi, wireK, wireOPc)
+			"apns":[%s,%s],"default_apn":"internet","ambr":{"ul":100000000,"dl":200000000},
+			"non3gpp":{"access_allowed":true}}`, imsi, wireK, wireOPc, wireAPNInternet, wireAPNIMS)
 		if r, err := n.Do(ctx, "POST", "/v1/subscribers", "application/json", []byte(body)); err != nil || r.Status != http.StatusCreated {
 			t.Fatalf("create %s: %v %d %s", imsi, err, r.Status, r.Body)
 		}
 	}
 
-	// The node's port is known before any Diameter traffic: no peer is
-	// connected until the first row runs.
+	// The node listens on a port of its own choosing (port 0, read back
+	// from its ready line): no port to pick and no race for it, and the
+	// port is known before any Diameter traffic, since no peer connects
+	// until the first row runs.
 	capt := startCapture(ctx, t, port)
 	s := &wireSession{t: t, node: n, addr: addr, peers: map[string]*diametertest.Peer{}}
 	rows := wireRows(t)
@@ -279,7 +336,7 @@ func TestWireDecodesFullSession(t *testing.T) {
 		exchanges[i] = x
 	}
 	last := exchanges[len(exchanges)-1].ans
-	if err := capt.waitFor(ctx, headerBytes(last)); err != nil {
+	if err := capt.waitFor(ctx, headerBytes(last), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := capt.stop(ctx); err != nil {
