@@ -144,6 +144,18 @@ func TestQuickStart(t *testing.T) {
 	if !hasLog(recs, "WARN", "security: NO KEY-ENCRYPTION KEY") || !hasLog(recs, "WARN", "admin: the published development token") {
 		t.Error("the lab config must WARN about plaintext keys and the dev token")
 	}
+	// IMSIs are masked in logs at Info and above (debug may name them).
+	for _, r := range recs {
+		if r["level"] == "DEBUG" {
+			continue
+		}
+		line, _ := json.Marshal(r)
+		for _, imsi := range []string{"001010000000001", "001010000000002", "001010000000003", "001019999999991", "001019999999992"} {
+			if bytes.Contains(line, []byte(imsi)) {
+				t.Errorf("unmasked IMSI in a %v log line: %s", r["level"], line)
+			}
+		}
+	}
 	if !hasLog(recs, "INFO", "rcmhss: stopped") {
 		t.Errorf("no clean-stop log line:\n%s", n.Stderr())
 	}
