@@ -496,3 +496,36 @@ func TestBindingExpirySendsCLR(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestMMEChange: the AIR came through mme1, the ULR through mme2: the
+// binding follows mme2 and mme1 gets a CLR (TS 29.272 5.2.1.1.3).
+func TestGuestMMEChange(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	dev := imei("35000001000007")
+	cred, _ := e.vendor.device(t, dev, dev, certOpts{})
+	d := newDevice(t, cred, time.Now())
+	checkBound(t, e, d, e.do(t, mme1, air(guestIMSI, 2, d.avp(t, rcmext.DefaultVendorID))), rcmext.DefaultVendorID)
+	if r := resultOf(t, e.do(t, mme2, ulr(mme2, guestIMSI, dev.TACSNR()))); r != diameter.Success {
+		t.Fatalf("ULA %v", r)
+	}
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	for {
+		select {
+		case m := <-e.mme(mme1).Received():
+			if m.Header.CommandCode != cmdCLR {
+				continue
+			}
+			if u := string(octets(t, find(m.AVP, avp.UserName, 0))); u != string(guestIMSI) {
+				t.Errorf("CLR for %q", u)
+			}
+			b, err := e.store.GetBinding(context.Background(), guestIMSI)
+			if err != nil || b.MMEHost != mme2 {
+				t.Errorf("binding %+v, %v; want it on %s", b, err, mme2)
+			}
+			return
+		case <-timer.C:
+			t.Fatal("the previous MME got no CLR")
+		}
+	}
+}

@@ -12,7 +12,9 @@
 //     answers with the code of diameter.ResultFor (docs/rcm-crypto.md section
 //     7) and no vector;
 //   - ULR: answers with rcm.Service.UpdateLocation's restricted subscription,
-//     whatever the HSS store holds for the IMSI;
+//     whatever the HSS store holds for the IMSI; when the ULR comes from
+//     another MME than the binding's, the S6a plugin cancels the old one (TS
+//     29.272 5.2.1.1.3);
 //   - binding expiry: Run sends a Cancel-Location-Request (TS 29.272 5.2.1.2,
 //     SUBSCRIPTION_WITHDRAWAL) to the serving MME of every expired binding, and
 //     one to the MME of a binding an attach displaced.

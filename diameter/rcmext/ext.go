@@ -23,10 +23,12 @@ type Vectors interface {
 	CreateSubscriber(ctx context.Context, s *hss.Subscriber) error
 }
 
-// Auditor appends audit entries for refusals found before rcm.Service runs
-// (undecodable bootstrap AVPs). rcm.Store satisfies it.
-type Auditor interface {
+// State is the part of the RCM store the extension reads itself: it audits
+// refusals found before rcm.Service runs (undecodable bootstrap AVPs) and
+// reads the binding a ULR moves. rcm.Store satisfies it.
+type State interface {
 	AppendAudit(ctx context.Context, r rcm.AuditRecord) (rcm.AuditEntry, error)
+	GetBinding(ctx context.Context, guest hss.IMSI) (rcm.Binding, error)
 }
 
 // ErrGuestRecordMismatch: the HSS record behind a guest IMSI does not hold the
@@ -40,7 +42,7 @@ type Extension struct {
 	cfg     Config
 	svc     *rcm.Service
 	vectors Vectors
-	audit   Auditor
+	audit   State
 	sender  diameter.Sender
 	log     *slog.Logger
 	clr     *clrBuilder
@@ -51,12 +53,12 @@ var _ s6a.Extension = (*Extension)(nil)
 
 // New builds the extension. sender may be nil only if no CLR is ever needed
 // (tests); CLRs then fail with a logged error.
-func New(cfg Config, svc *rcm.Service, vectors Vectors, audit Auditor, sender diameter.Sender, log *slog.Logger) (*Extension, error) {
+func New(cfg Config, svc *rcm.Service, vectors Vectors, audit State, sender diameter.Sender, log *slog.Logger) (*Extension, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if svc == nil || vectors == nil || audit == nil || log == nil {
-		return nil, errors.New("rcmext: new: service, vectors, auditor and logger are required")
+		return nil, errors.New("rcmext: new: service, vectors, state and logger are required")
 	}
 	cfg = cfg.withDefaults()
 	return &Extension{cfg: cfg, svc: svc, vectors: vectors, audit: audit, sender: sender,
@@ -146,11 +148,19 @@ func (x *Extension) ensureGuestRecord(ctx context.Context, imsi hss.IMSI) error 
 }
 
 // UpdateLocation implements s6a.Extension (RCM.md step 3): the restricted
-// subscription or a refusal, never what the store holds for the IMSI.
+// subscription or a refusal, never what the store holds for the IMSI. When
+// the ULR comes from another MME than the one the binding names, that MME is
+// returned for cancellation, and the S6a plugin sends it the CLR of TS 29.272
+// 5.2.1.1.3 as for any subscriber.
 func (x *Extension) UpdateLocation(ctx context.Context, req *diameter.Request, ulr hss.UpdateLocationRequest) (hss.UpdateLocationResult, error) {
+	prev, perr := x.audit.GetBinding(ctx, ulr.IMSI)
 	sub, err := x.svc.UpdateLocation(ctx, rcm.GuestULR{IMSI: ulr.IMSI, Host: ulr.Host, Realm: ulr.Realm, IMEI: ulr.IMEI})
 	if err != nil {
 		return hss.UpdateLocationResult{}, err
 	}
-	return hss.UpdateLocationResult{Subscriber: sub}, nil
+	res := hss.UpdateLocationResult{Subscriber: sub}
+	if perr == nil && prev.MMEHost != "" && prev.MMEHost != ulr.Host {
+		res.Cancel = &hss.MMERegistration{Host: prev.MMEHost, Realm: prev.MMERealm, ULRFlags: hss.ULRS6aS6dIndicator}
+	}
+	return res, nil
 }
