@@ -319,4 +319,11 @@ func TestServerNotifiesServingMME(t *testing.T) {
 	if u, err := clr.FindAVP(avp.UserName, 0); err != nil || u.Data != datatype.UTF8String(imsi) {
 		t.Errorf("CLR User-Name: %v %v", u, err)
 	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The whole S6a session at the default level: the IMSI is masked.
+	if strings.Contains(n.Stderr(), imsi) {
+		t.Errorf("unmasked IMSI in the info-level log:\n%s", grepLines(n.Stderr(), imsi))
+	}
 }
