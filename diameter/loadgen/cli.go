@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/hss"
 )
 
 // Published TS 35.208 test set 1 values: the default K and OPc of a
@@ -91,6 +93,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		im                                        imsiFlags
 		targets, scenario, mix, order, ramp, plmn string
 		progress, jsonOut, csvOut, htmlOut        string
+		resyncK, resyncOPc                        string
 		cfg                                       Config
 	)
 	im.register(fs)
@@ -98,6 +101,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	fs.StringVar(&scenario, "scenario", "air", "air, ulr, pur, attach, mar, sar or ecr (see --mix)")
 	fs.StringVar(&mix, "mix", "", "scenarios by ratio, e.g. air=8,ulr=2 (overrides --scenario)")
 	fs.Float64Var(&cfg.ResyncShare, "resync", 0, "share of AIRs carrying Re-Synchronization-Info (0..1)")
+	fs.StringVar(&resyncK, "k", defaultLabK, "K of the range as provisioned, to compute resync AUTS the HSS verifies (empty: random AUTS)")
+	fs.StringVar(&resyncOPc, "opc", defaultLabOPc, "OPc of the range as provisioned (see --k)")
 	fs.StringVar(&order, "imsi-order", "seq", "seq or random")
 	fs.StringVar(&cfg.Identity.OriginHost, "origin-host", "diamload.localdomain", "Origin-Host (with several connections, c<N>. is prefixed)")
 	fs.StringVar(&cfg.Identity.OriginRealm, "origin-realm", "localdomain", "Origin-Realm")
@@ -138,6 +143,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	}
 	if cfg.Identity.VisitedPLMN, err = plmnID(plmn); err != nil {
 		errs = append(errs, err)
+	}
+	if resyncK != "" || resyncOPc != "" {
+		k, err1 := hss.ParseKey(resyncK)
+		opc, err2 := hss.ParseKey(resyncOPc)
+		if err1 != nil || err2 != nil {
+			// Never echo the values: they are key material.
+			errs = append(errs, errors.New("loadgen: --k and --opc must be 32 hex digits each"))
+		} else {
+			cfg.ResyncKeys = &ResyncKeys{K: k, OPc: opc}
+		}
 	}
 	if ramp != "" {
 		r, err := ParseRamp(ramp)

@@ -35,6 +35,9 @@ type Config struct {
 	Mix Mix
 	// ResyncShare is the share of AIRs that carry Re-Synchronization-Info.
 	ResyncShare float64
+	// ResyncKeys, when set, make the resync AUTS verifiable (see ResyncKeys);
+	// without, it is random.
+	ResyncKeys *ResyncKeys
 	IMSIs       IMSIRange
 	Identity    Identity
 	// Progress receives a status line per ProgressInterval (nil: none);

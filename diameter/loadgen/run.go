@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,11 +68,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	r := &runner{cfg: cfg, log: log, pattern: cfg.Mix.pattern(), boot: uint32(time.Now().Unix()),
 		seed: mrand.Uint64()}
-	// TS 33.102 6.3.5: RAND (16 octets) || AUTS (14). A random AUTS is
-	// syntactically valid; the HSS's MAC-S check will refuse it, which is
-	// the load the resync path costs.
-	r.resync = make([]byte, 30)
-	_, _ = rand.Read(r.resync)
+	r.resync = resyncInfo(cfg.ResyncKeys)
 	if cfg.OpenLoop() {
 		r.sched = newSchedule(cfg.Rate, cfg.Ramp)
 		if cfg.Duration > 0 {
