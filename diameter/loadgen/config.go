@@ -38,8 +38,8 @@ type Config struct {
 	// ResyncKeys, when set, make the resync AUTS verifiable (see ResyncKeys);
 	// without, it is random.
 	ResyncKeys *ResyncKeys
-	IMSIs       IMSIRange
-	Identity    Identity
+	IMSIs      IMSIRange
+	Identity   Identity
 	// Progress receives a status line per ProgressInterval (nil: none);
 	// TerminalProgress rewrites it in place with a carriage return.
 	Progress         io.Writer
