@@ -15,6 +15,9 @@ import (
 func main() {
 	// Ctrl-C ends the run early; the summary of what was done is printed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, restore the default so that a second Ctrl-C
+	// kills a run whose peer does not let it finish.
+	context.AfterFunc(ctx, stop)
 	code := loadgen.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

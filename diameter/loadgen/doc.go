@@ -14,4 +14,11 @@
 // slowing the generator down (coordinated omission). Closed-loop runs keep a
 // fixed window of requests in flight per connection. Latencies go into a
 // log-linear histogram whose relative error is bounded by 1/128.
+//
+// The package also holds the baseline responder (Baseline: CER/CEA, DWR/DWA,
+// DPR/DPA of RFC 6733 5.3-5.5 and fixed application answers on the same
+// framing; NewStackBaseline: the same answers on rcmhss's own server), the
+// bulk provisioning of an IMSI range through the admin API's NDJSON import
+// (Provision), and the command line of cmd/diamload (Main). docs/diamload.md
+// is the user's guide.
 package loadgen
