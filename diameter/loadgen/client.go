@@ -185,6 +185,9 @@ func (c *client) write(idx uint32, k kind, imsi uint64, intended, attachStart in
 		imsi: imsi, intended: intended, sentAt: now, txStart: attachStart}
 	c.active++
 	c.stats.kinds[k].sent++
+	if attach && k != kindULR {
+		c.stats.kinds[kindAttach].sent++ // the transaction starts with its AIR
+	}
 	hbh := s.hbh
 	c.mu.Unlock()
 	c.run.addInFlight(1)

@@ -131,7 +131,7 @@ func TestAttachAgainstRCMHSS(t *testing.T) {
 	}
 	for _, name := range []string{"AIR", "ULR", "attach"} {
 		k, _ := rep.Kind(name)
-		if k.Answered != n || k.Count(Result{Code: 2001}) != n {
+		if k.Sent != n || k.Answered != n || k.Count(Result{Code: 2001}) != n {
 			t.Fatalf("%s: answered %d, results %+v; want %d x 2001", name, k.Answered, k.Results, n)
 		}
 	}
