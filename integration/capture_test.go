@@ -218,9 +218,10 @@ func (c *capture) stop(ctx context.Context) error {
 }
 
 // runTool runs a program to completion within ctx and returns its stdout;
-// stderr is included in the error.
-func runTool(ctx context.Context, bin string, args ...string) ([]byte, error) {
+// stderr is included in the error. env is added to the environment.
+func runTool(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -228,4 +229,13 @@ func runTool(ctx context.Context, bin string, args ...string) ([]byte, error) {
 		return out, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String())
 	}
 	return out, nil
+}
+
+// tsharkEnv is the environment of the tshark runs that decode: an empty
+// personal configuration directory, so that a developer's own Wireshark
+// preferences (disabled protocols, decode-as rules) cannot change the
+// outcome. A row for AVPs Wireshark's dictionary lacks would add a data
+// directory with their dictionary here (see dict/wireshark).
+func tsharkEnv(t testing.TB) []string {
+	return []string{"WIRESHARK_CONFIG_DIR=" + t.TempDir()}
 }

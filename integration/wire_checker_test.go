@@ -68,7 +68,8 @@ func TestWireCheckerCatchesFaults(t *testing.T) {
 	if err := os.WriteFile(file, tcpPcap(port, sound, noAUTN, unknown, overrun), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pdml, err := runTool(ctx, tshark, "-r", file, "-d", fmt.Sprintf("tcp.port==%d,diameter", port), "-T", "pdml")
+	env := tsharkEnv(t)
+	pdml, err := runTool(ctx, env, tshark, "-r", file, "-d", fmt.Sprintf("tcp.port==%d,diameter", port), "-T", "pdml")
 	if err != nil {
 		t.Fatal(err)
 	}

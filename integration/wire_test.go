@@ -343,8 +343,13 @@ func TestWireDecodesFullSession(t *testing.T) {
 		t.Fatalf("stop capture: %v", err)
 	}
 
+	env := tsharkEnv(t)
+	if v, err := runTool(ctx, env, tshark, "--version"); err == nil {
+		first, _, _ := bytes.Cut(v, []byte("\n"))
+		t.Logf("decoding with %s", first)
+	}
 	decodeArgs := []string{"-r", capt.File, "-d", fmt.Sprintf("tcp.port==%d,diameter", port)}
-	pdml, err := runTool(ctx, tshark, append(decodeArgs, "-T", "pdml")...)
+	pdml, err := runTool(ctx, env, tshark, append(decodeArgs, "-T", "pdml")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +387,7 @@ func TestWireDecodesFullSession(t *testing.T) {
 		}
 	}
 
-	expert, err := runTool(ctx, tshark, append(decodeArgs, "-q", "-z", "expert,error")...)
+	expert, err := runTool(ctx, env, tshark, append(decodeArgs, "-q", "-z", "expert,error")...)
 	if err != nil {
 		t.Fatal(err)
 	}
