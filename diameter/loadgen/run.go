@@ -242,9 +242,9 @@ func (c *client) openLoop(ctx context.Context) error {
 			select {
 			case <-timer.C:
 			case f := <-c.follow:
-				if !timer.Stop() {
-					<-timer.C
-				}
+				// Go 1.23 timers: after Stop no stale tick is delivered, so
+				// there is nothing to drain.
+				timer.Stop()
 				if err := c.locked(func() error { return c.sendFollowUp(f) }); err != nil {
 					return err
 				}

@@ -89,3 +89,21 @@ func TestParseRamp(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLoopAttach runs attaches at a rate: every ULR is sent from the
+// open-loop sender between intended times.
+func TestOpenLoopAttach(t *testing.T) {
+	_, target := startBaseline(t, BaselineConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Targets: []string{target}, Conns: 2, Window: 64, Rate: 1000, Duration: 500 * time.Millisecond,
+		Mix: Mix{{ScenarioAttach, 1}}, IMSIs: testRange(t, "001010000000001", 100)}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ := rep.Kind("attach")
+	ulr, _ := rep.Kind("ULR")
+	if rep.Schedule != 500 || at.Sent != 500 || at.Count(Result{Code: 2001}) != 500 || ulr.Answered != 500 {
+		t.Fatalf("scheduled %d, attach sent %d results %v, ULR answered %d", rep.Schedule, at.Sent, at.Results, ulr.Answered)
+	}
+}
