@@ -25,12 +25,14 @@ type Report struct {
 	Schedule uint64    `json:"scheduled"` // open loop: requests the schedule held
 	// Issued counts scenarios started; Sent counts requests on the wire
 	// (an attach sends two).
-	Issued      uint64  `json:"issued"`
-	Sent        uint64  `json:"sent"`
-	Answered    uint64  `json:"answered"`
-	Errors      uint64  `json:"errors"` // answers whose result is not 2xxx
-	Timeouts    uint64  `json:"timeouts"`
-	Stale       uint64  `json:"stale_answers"`
+	Issued   uint64 `json:"issued"`
+	Sent     uint64 `json:"sent"`
+	Answered uint64 `json:"answered"`
+	Errors   uint64 `json:"errors"` // answers whose result is not 2xxx
+	Timeouts uint64 `json:"timeouts"`
+	Stale    uint64 `json:"stale_answers"`
+	// Unanswered were still in flight when the run was cut short (Ctrl-C).
+	Unanswered  uint64  `json:"unanswered"`
 	MaxInFlight int64   `json:"max_in_flight"`
 	Throughput  float64 `json:"throughput_per_s"`
 	// Latency is over every request (not the attach transactions), from its
@@ -205,6 +207,7 @@ func (rep *Report) finish(clients []*client, elapsed time.Duration, r *runner) {
 		}
 		rep.hist.Merge(ks.hist)
 	}
+	rep.Unanswered = rep.Sent - rep.Answered - rep.Timeouts
 	rep.Latency = summarise(&rep.hist)
 	if rep.Elapsed > 0 {
 		rep.Throughput = float64(rep.Answered) / rep.Elapsed
@@ -251,6 +254,9 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	}
 	pw.printf("  elapsed %.3fs  issued %d  sent %d  answered %d  errors %d  timeouts %d  stale %d  max in flight %d\n",
 		rep.Elapsed, rep.Issued, rep.Sent, rep.Answered, rep.Errors, rep.Timeouts, rep.Stale, rep.MaxInFlight)
+	if rep.Unanswered > 0 {
+		pw.printf("  unanswered %d (the run was cut short)\n", rep.Unanswered)
+	}
 	pw.printf("  throughput %.0f answers/s\n", rep.Throughput)
 	pw.printf("  latency (us, from intended send time): %s\n", latencyLine(rep.Latency))
 	for _, k := range rep.Kinds {
