@@ -529,3 +529,31 @@ func TestGuestMMEChange(t *testing.T) {
 		}
 	}
 }
+
+// TestNonGuestUnaffected: with the extension in place, an IMSI outside the
+// guest ranges is the HSS's as before: its full subscription, no RCM AVPs.
+func TestNonGuestUnaffected(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	const imsi = hss.IMSI("001010000000001")
+	if err := e.hss.CreateSubscriber(context.Background(), &hss.Subscriber{IMSI: imsi, K: guestK, OPc: guestOPc, AMF: guestAMF,
+		MSISDN: "33612345678", Status: hss.ServiceGranted, NetworkAccessMode: hss.OnlyPacket,
+		AMBR: hss.AMBR{UL: 50_000_000, DL: 100_000_000}, DefaultContextID: 1,
+		APNs: []hss.APNConfiguration{{ContextID: 1, Name: "internet", PDNType: hss.PDNIPv4v6, QCI: 9, ARP: hss.ARP{PriorityLevel: 8}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ans := e.do(t, mme1, air(imsi, 1))
+	vs := vectors(t, ans)
+	if resultOf(t, ans) != diameter.Success || len(vs) != 1 || guestKASME(t, vs[0]) != vs[0].kasme {
+		t.Fatalf("subscriber AIR: %v, %d vectors", resultOf(t, ans), len(vs))
+	}
+	if find(ans.AVP, rcmext.CodeBindingInfo, rcmext.DefaultVendorID) != nil {
+		t.Error("subscriber AIA carries RCM-Binding-Info")
+	}
+	ula := e.do(t, mme1, ulr(mme1, imsi, "35609204079301"))
+	if resultOf(t, ula) != diameter.Success || find(members(t, find(ula.AVP, codeSubscriptionData, s6a.VendorID)), codeMSISDN, s6a.VendorID) == nil {
+		t.Fatalf("subscriber ULA lacks its MSISDN")
+	}
+	if all, _ := e.store.ListAudit(context.Background(), 0, 10); len(all) != 0 {
+		t.Errorf("a subscriber attach left %d RCM audit entries", len(all))
+	}
+}
