@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,8 @@ const (
 	clrS6aS6dIndicator           = 1
 	flagsM                       = avp.Mbit
 	flagsMV                      = avp.Mbit | avp.Vbit
+	// clrParallelism bounds the expiry CLRs in flight.
+	clrParallelism = 16
 )
 
 type clrBuilder struct {
@@ -96,9 +99,19 @@ func (x *Extension) cancel(ctx context.Context, b rcm.Binding) {
 // ExpireBindings) and sends each serving MME a CLR. It returns how many.
 func (x *Extension) ExpireOnce(ctx context.Context) (int, error) {
 	bs, err := x.svc.ExpireBindings(ctx, x.cfg.ExpiryBatch)
+	// Concurrently, a few at a time: one unresponsive MME must not hold up
+	// the other cancellations for its whole request timeout.
+	sem := make(chan struct{}, clrParallelism)
+	var wg sync.WaitGroup
 	for _, b := range bs {
-		x.cancel(ctx, b)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			x.cancel(ctx, b)
+		}()
 	}
+	wg.Wait()
 	return len(bs), err
 }
 
