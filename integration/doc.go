@@ -6,5 +6,6 @@
 // (.ci/run) installs them all so that nothing is skipped there.
 //
 // rcmhss_harness_test.go builds and runs rcmhss nodes for every test here
-// (StartNode, Node.Do, Node.Stop); quickstart_test.go proves the README.
+// (StartNode, Node.Do, Node.Stop); quickstart_test.go proves the README. With
+// RCMHSS_INTEGRATION_RACE=1 the binaries are built with the race detector.
 package integration

@@ -71,7 +71,13 @@ func BuildCommand(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(binDir, name)
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	args := []string{"build", "-o", out}
+	// RCMHSS_INTEGRATION_RACE=1 builds the binaries with the race detector; a
+	// race then makes the process exit 66 and fails the test that stops it.
+	if os.Getenv("RCMHSS_INTEGRATION_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/"+name)...)
 	cmd.Dir = repoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		buildFails[name] = fmt.Errorf("integration: go build ./cmd/%s: %v\n%s", name, err, b)
