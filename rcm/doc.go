@@ -20,6 +20,15 @@
 // Store is its state, implemented in-process by rcm/memstore and checked by
 // the conformance suite rcm/storetest.
 //
+// The RCM server of steps 4 to 8 (figures 5 and 6) is here too: credential
+// providers, offers, pre-registrations and the provisioning session state
+// machine (Provisioner, state in a ProvisioningStore shared by every node),
+// credentials sealed to the device with HPKE (RFC 9180), the swap through
+// the HSS and a Detacher, the provisioning API over mutual TLS
+// (NewProvisioningHandler), the per-provider admin API
+// (NewProviderAdminHandler) and the device side (ProvisioningClient, USIM,
+// DemoPKI) used by cmd/rcmdevice.
+//
 // Like package hss it imports no transport or storage library: the S6a plugin
 // maps the vendor AVPs of dict/rcm.xml to Bootstrap and BindingProof, and the
 // stores implement Store.

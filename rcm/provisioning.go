@@ -792,6 +792,33 @@ func (p *Provisioner) ExpireSessions(ctx context.Context, limit int) (int, error
 	return n, nil
 }
 
+// RunExpiry calls ExpireSessions every interval (batches of batch) until ctx
+// is done; every node may run it, the session compare-and-set making each
+// expiry happen once. Failures are logged and retried at the next tick.
+func (p *Provisioner) RunExpiry(ctx context.Context, interval time.Duration, batch int) error {
+	if interval <= 0 || batch <= 0 {
+		return fmt.Errorf("rcm: run expiry: %w: interval and batch must be positive", ErrInvalidConfig)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			for {
+				n, err := p.ExpireSessions(ctx, batch)
+				if err != nil {
+					p.log.WarnContext(ctx, "rcm session expiry failed", "err", err)
+				}
+				if err != nil || n < batch {
+					break
+				}
+			}
+		}
+	}
+}
+
 func (p *Provisioner) audit(ctx context.Context, ev AuditEvent, imsi hss.IMSI, imei IMEI, err error) {
 	if _, aerr := p.rcm.AppendAudit(ctx, NewAuditRecord(p.now(), ev, imsi, imei, err)); aerr != nil {
 		p.log.ErrorContext(ctx, "rcm audit append failed", "event", string(ev), "err", aerr)

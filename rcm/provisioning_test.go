@@ -734,3 +734,35 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 }
 
 func newTestSealer() (*hss.KeySealer, error) { return hss.NewKeySealer(testKEK()) }
+
+func TestRunExpiry(t *testing.T) {
+	e := newProvEnv(t)
+	e.provider(t, providerA, "meters-acme", "0010100000000", "")
+	d := e.device(t, 90)
+	v, err := e.prov.Start(provCtx, d.start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Hour)
+	ctx, cancel := context.WithCancel(provCtx)
+	done := make(chan error, 1)
+	go func() { done <- e.prov.RunExpiry(ctx, time.Millisecond, 1) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := e.prov.Get(provCtx, v.ID, d.cd)
+		if err == nil && got.State == rcm.StateExpired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session not expired by the sweeper: %+v, %v", got, err)
+		}
+		time.Sleep(time.Millisecond) // poll interval
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := e.prov.RunExpiry(provCtx, 0, 1); !errors.Is(err, rcm.ErrInvalidConfig) {
+		t.Fatalf("zero interval: %v", err)
+	}
+}
