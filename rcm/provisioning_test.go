@@ -65,7 +65,7 @@ var provCtx = context.Background()
 
 func testKEK() []byte { return bytes.Repeat([]byte{0x5a}, hss.KEKSize) }
 
-func newProvEnv(t *testing.T) *provEnv {
+func newProvEnv(t testing.TB) *provEnv {
 	t.Helper()
 	sealer, err := hss.NewKeySealer(testKEK())
 	if err != nil {
@@ -76,7 +76,7 @@ func newProvEnv(t *testing.T) *provEnv {
 
 // newProvEnvOn builds the environment on the given stores (in memory, or a
 // real redis-server shared by several nodes).
-func newProvEnvOn(t *testing.T, st rcm.Store, ps rcm.ProvisioningStore, hs hss.Store) *provEnv {
+func newProvEnvOn(t testing.TB, st rcm.Store, ps rcm.ProvisioningStore, hs hss.Store) *provEnv {
 	t.Helper()
 	e := &provEnv{pki: rcm.NewTestPKI(t), st: st, ps: ps, det: &recordingDetacher{}, logs: &bytes.Buffer{}}
 	e.now = e.pki.Now
@@ -125,7 +125,7 @@ func (e *provEnv) advance(d time.Duration) {
 }
 
 // provider registers a provider with one offer and an IMSI pool of three.
-func (e *provEnv) provider(t *testing.T, id, profile, imsiPrefix string, code string) {
+func (e *provEnv) provider(t testing.TB, id, profile, imsiPrefix string, code string) {
 	t.Helper()
 	p := rcm.Provider{
 		ID: id, Name: id, Kind: rcm.ProviderM2M, ProfileIDs: []string{profile},
@@ -174,7 +174,7 @@ func imei(n int) rcm.IMEI {
 	return rcm.IMEI(d14 + string(rcm.LuhnCheckDigit(d14)))
 }
 
-func (e *provEnv) device(t *testing.T, n int) *testDevice {
+func (e *provEnv) device(t testing.TB, n int) *testDevice {
 	t.Helper()
 	d := &testDevice{cred: e.pki.Device(t, imei(n)), guest: hss.IMSI(fmt.Sprintf("0010199900%05d", n))}
 	certs := make([]*x509.Certificate, len(d.cred.CertChain))
@@ -199,7 +199,7 @@ func (e *provEnv) device(t *testing.T, n int) *testDevice {
 	return d
 }
 
-func (d *testDevice) start(t *testing.T) rcm.StartRequest {
+func (d *testDevice) start(t testing.TB) rcm.StartRequest {
 	t.Helper()
 	pub := d.hpke.PublicKey().Bytes()
 	dg := rcm.HPKEKeyDigest(d.cd.CertFingerprint, pub)
@@ -210,7 +210,7 @@ func (d *testDevice) start(t *testing.T) rcm.StartRequest {
 	return rcm.StartRequest{Device: d.cd, GuestIMSI: d.guest, HPKEKey: pub, HPKESignature: sig}
 }
 
-func (d *testDevice) accept(t *testing.T, sessionID, offerID, code string) rcm.AcceptRequest {
+func (d *testDevice) accept(t testing.TB, sessionID, offerID, code string) rcm.AcceptRequest {
 	t.Helper()
 	dg := rcm.AcceptanceDigest(sessionID, offerID)
 	sig, err := ecdsa.SignASN1(rand.Reader, d.cred.Key, dg[:])

@@ -84,3 +84,32 @@ func TestCLIRun(t *testing.T) {
 		t.Fatalf("wrong guest key: exit %d\n%s", code, out.String())
 	}
 }
+
+// TestLoad200 is the acceptance load of issue 6: 200 devices, 16 at a time,
+// zero failures (the throughput goes to the log; tests never assert time).
+func TestLoad200(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load run skipped in -short mode")
+	}
+	st := newStack(t)
+	dir := t.TempDir()
+	var devs []rcm.DeviceCredentials
+	for i := range 200 {
+		d, err := st.pki.IssueDevice(imei(1000 + i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, d)
+	}
+	if err := st.pki.Write(dir, devs); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"--pki", dir, "--hss", st.diamAdr, "--origin-host", "mme-load.epc.mnc001.mcc001.3gppnetwork.org",
+		"--origin-realm", realm, "--provisioning-url", st.provURL, "--guest-k", guest.K.Hex(), "--guest-opc", guest.OPc.Hex(),
+		"--devices", "200", "--concurrency", "16", "--quiet"}
+	if code := mmesim.Main(context.Background(), args, &out, &errb); code != 0 || !strings.Contains(out.String(), "200 provisioned, 0 failed") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	t.Log(strings.TrimSpace(out.String()))
+}
