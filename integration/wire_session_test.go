@@ -49,6 +49,11 @@ const (
 	wireNAI = "6" + wireIMSIOther + "@nai." + wireRealm
 	cmdSAR  = 301
 	cmdMAR  = 303
+
+	// S13 (TS 29.272 7.2.19, application 16777252).
+	wireS13App = 16777252
+	wireEIRMME = "mme-eir." + wireRealm
+	cmdECR     = 324
 )
 
 // wireHomePLMN is 001/01 as Visited-PLMN-Id encodes it (TS 24.008 10.5.1.13).
@@ -75,29 +80,50 @@ func (s *wireSession) mme(host string) *diametertest.Peer {
 	if p, ok := s.peers[host]; ok {
 		return p
 	}
-	p := diametertest.NewPeer(s.t, s.addr, "tcp", diametertest.PeerOptions{
-		OriginHost: host, OriginRealm: wireRealm,
-		Apps: []diametertest.AppSpec{{ID: wireS6aApp, Vendor: wire3GPP}},
-	})
-	// An MME answers CLR and IDR as TS 29.272 7.2.8 / 7.2.10 lay out.
+	p := s.peer(host, wireS6aApp)
+	// An MME answers CLR, IDR and DSR as TS 29.272 7.2.8, 7.2.10 and
+	// 7.2.12 lay out.
 	for _, cmd := range []uint32{cmdCLR, cmdIDR, cmdDSR} {
 		p.Handle(cmd, func(m *diam.Message) *diam.Message { return s6aAnswer(m, host) })
 	}
-	s.peers[host] = p
 	return p
 }
 
 // aaa connects a 3GPP AAA server peer advertising SWx (TS 29.273 8.2.1).
-func (s *wireSession) aaa(host string) *diametertest.Peer {
+func (s *wireSession) aaa(host string) *diametertest.Peer { return s.peer(host, wireSWxApp) }
+
+// peer connects host advertising the 3GPP application app (once per host).
+func (s *wireSession) peer(host string, app uint32) *diametertest.Peer {
 	if p, ok := s.peers[host]; ok {
 		return p
 	}
 	p := diametertest.NewPeer(s.t, s.addr, "tcp", diametertest.PeerOptions{
 		OriginHost: host, OriginRealm: wireRealm,
-		Apps: []diametertest.AppSpec{{ID: wireSWxApp, Vendor: wire3GPP}},
+		Apps: []diametertest.AppSpec{{ID: app, Vendor: wire3GPP}},
 	})
 	s.peers[host] = p
 	return p
+}
+
+// serves reports whether the node advertises app in its CEA, so that rows
+// for an application not yet wired into cmd/rcmhss are skipped, not failed.
+func (s *wireSession) serves(app uint32) bool {
+	for _, a := range s.mme(wireMME1).CEA().AVP {
+		if a.Code != avp.VendorSpecificApplicationID && a.Code != avp.AuthApplicationID {
+			continue
+		}
+		if a.Data == datatype.Unsigned32(app) {
+			return true
+		}
+		if g, ok := a.Data.(*diam.GroupedAVP); ok {
+			for _, in := range g.AVP {
+				if in.Code == avp.AuthApplicationID && in.Data == datatype.Unsigned32(app) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // exchange sends req from peer and returns the exchange, failing the row on
@@ -153,6 +179,21 @@ func (s *wireSession) admin(ctx context.Context, method, path, body string, want
 	return nil
 }
 
+// appRequest is a request of the 3GPP application app with its head
+// (Vendor-Specific-Application-Id, Auth-Session-State NO_STATE_MAINTAINED).
+func appRequest(p *diametertest.Peer, app, cmd uint32, body ...*diam.AVP) *diam.Message {
+	m := p.NewRequest(cmd, app, wireHSSRealm)
+	m.AddAVP(diam.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(wire3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(app)),
+	}}))
+	m.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	for _, a := range body {
+		m.AddAVP(a)
+	}
+	return m
+}
+
 // s6aRequest is an S6a request from an MME with the head of TS 29.272 7.2.x.
 func s6aRequest(p *diametertest.Peer, cmd uint32, imsi string, body ...*diam.AVP) *diam.Message {
 	m := p.NewRequest(cmd, wireS6aApp, wireHSSRealm)
@@ -168,17 +209,7 @@ func s6aRequest(p *diametertest.Peer, cmd uint32, imsi string, body ...*diam.AVP
 // swxRequest is an SWx request from a 3GPP AAA server (TS 29.273 8.2.2.1,
 // 8.2.2.3) for the NAI user.
 func swxRequest(p *diametertest.Peer, cmd uint32, user string, body ...*diam.AVP) *diam.Message {
-	m := p.NewRequest(cmd, wireSWxApp, wireHSSRealm)
-	m.AddAVP(diam.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
-		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(wire3GPP)),
-		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(wireSWxApp)),
-	}}))
-	m.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
-	m.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(user))
-	for _, a := range body {
-		m.AddAVP(a)
-	}
-	return m
+	return appRequest(p, wireSWxApp, cmd, append([]*diam.AVP{diam.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(user))}, body...)...)
 }
 
 // s6aAnswer is the MME's success answer to a request of the HSS.
