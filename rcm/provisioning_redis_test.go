@@ -50,7 +50,7 @@ func openRedisNode(t *testing.T, addr, prefix string) (rcm.Store, rcm.Provisioni
 	t.Cleanup(func() { _ = st.Close() })
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	ps, err := rcmredis.NewProvisioning(rdb, prefix)
+	ps, err := rcmredis.NewProvisioning(rdb, prefix, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ import (
 //	sess:exp               zset id -> ExpiresAt (ms) of non-terminal sessions
 //	sess:by:<provider>     set of session ids the provider was offered or chose
 type Provisioning struct {
-	rdb redis.UniversalClient
-	t   string
+	rdb    redis.UniversalClient
+	t      string
+	sealer *hss.KeySealer
 }
 
 var _ rcm.ProvisioningStore = (*Provisioning)(nil)
@@ -43,37 +44,44 @@ var _ rcm.ProvisioningStore = (*Provisioning)(nil)
 const terminalSessionTTL = 7 * 24 * time.Hour
 
 // NewProvisioning returns the provisioning store on rdb; prefix as for New.
-func NewProvisioning(rdb redis.UniversalClient, prefix string) (*Provisioning, error) {
-	if rdb == nil {
-		return nil, fmt.Errorf("rcm redisstore: new provisioning: nil client: %w", hss.ErrInvalidInput)
+// sealer encrypts each provider's OP at rest as the hss stores do K and OPc
+// (hss.NewKeySealer; hss.NewPlaintextSealer only in a lab).
+func NewProvisioning(rdb redis.UniversalClient, prefix string, sealer *hss.KeySealer) (*Provisioning, error) {
+	if rdb == nil || sealer == nil {
+		return nil, fmt.Errorf("rcm redisstore: new provisioning: nil client or key sealer: %w", hss.ErrInvalidInput)
 	}
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("rcm redisstore: new provisioning: prefix must not contain '{' or '}': %w", hss.ErrInvalidInput)
 	}
-	return &Provisioning{rdb: rdb, t: prefix + "rcm:{rcmprov}:"}, nil
+	return &Provisioning{rdb: rdb, t: prefix + "rcm:{rcmprov}:", sealer: sealer}, nil
 }
 
 // providerRecord is the stored provider: Provider hides OP, AMF and the token
-// hash from JSON so that no API can print them; the store must keep them.
+// hash from JSON so that no API can print them; the store must keep them, OP
+// sealed (its AAD names the provider, so a sealed OP moved to another
+// provider's record does not open).
 type providerRecord struct {
 	rcm.Provider
-	OP        string `json:"op"`
+	SealedOP  []byte `json:"sealed_op"`
 	AMF       string `json:"amf"`
 	TokenHash string `json:"token_hash"`
 }
 
-func encodeProvider(p rcm.Provider) ([]byte, error) {
-	return json.Marshal(providerRecord{Provider: p, OP: p.OP.Hex(), AMF: hex.EncodeToString(p.AMF[:]), TokenHash: hex.EncodeToString(p.TokenHash[:])})
+func opAAD(id string) hss.IMSI { return hss.IMSI("provider:" + id) }
+
+func (s *Provisioning) encodeProvider(p rcm.Provider) ([]byte, error) {
+	return json.Marshal(providerRecord{Provider: p, SealedOP: s.sealer.Seal(opAAD(p.ID), hss.FieldOP, p.OP),
+		AMF: hex.EncodeToString(p.AMF[:]), TokenHash: hex.EncodeToString(p.TokenHash[:])})
 }
 
-func decodeProvider(b []byte) (rcm.Provider, error) {
+func (s *Provisioning) decodeProvider(b []byte) (rcm.Provider, error) {
 	var r providerRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return rcm.Provider{}, fmt.Errorf("rcm redisstore: decode provider: %w", err)
 	}
 	p := r.Provider
 	var err error
-	if p.OP, err = hss.ParseKey(r.OP); err != nil {
+	if p.OP, err = s.sealer.Open(opAAD(p.ID), hss.FieldOP, r.SealedOP); err != nil {
 		return rcm.Provider{}, fmt.Errorf("rcm redisstore: decode provider: op: %w", err)
 	}
 	amf, e1 := hex.DecodeString(r.AMF)
@@ -88,7 +96,7 @@ func decodeProvider(b []byte) (rcm.Provider, error) {
 
 // CreateProvider implements rcm.ProvisioningStore.
 func (s *Provisioning) CreateProvider(ctx context.Context, p rcm.Provider) error {
-	b, err := encodeProvider(p)
+	b, err := s.encodeProvider(p)
 	if err != nil {
 		return err
 	}
@@ -111,7 +119,7 @@ func (s *Provisioning) GetProvider(ctx context.Context, id string) (rcm.Provider
 	if err != nil {
 		return rcm.Provider{}, mapErr("get provider", err)
 	}
-	return decodeProvider(b)
+	return s.decodeProvider(b)
 }
 
 // updateProviderScript replaces a field only if it exists.
@@ -122,7 +130,7 @@ return 1`)
 
 // UpdateProvider implements rcm.ProvisioningStore.
 func (s *Provisioning) UpdateProvider(ctx context.Context, p rcm.Provider) error {
-	b, err := encodeProvider(p)
+	b, err := s.encodeProvider(p)
 	if err != nil {
 		return err
 	}
@@ -144,7 +152,7 @@ func (s *Provisioning) ListProviders(ctx context.Context) ([]rcm.Provider, error
 	}
 	out := make([]rcm.Provider, 0, len(m))
 	for _, v := range m {
-		p, err := decodeProvider([]byte(v))
+		p, err := s.decodeProvider([]byte(v))
 		if err != nil {
 			return nil, err
 		}
