@@ -29,6 +29,15 @@ type Config struct {
 	// PoolSize is the number of connections per node (0: go-redis default,
 	// 10 per CPU).
 	PoolSize int
+	// FailoverSEQJump, when not zero, turns on the failover guard
+	// (failover_guard.go): the first reservation of a subscriber on a Redis
+	// primary other than the one that made its last reservation (a promoted
+	// replica, a restarted server) first moves SEQ forward by this many
+	// steps, so that reservations lost with asynchronous replication are
+	// never issued again. It must exceed the reservations one subscriber can
+	// get during the replication lag, and stay well below the USIM's Delta
+	// (TS 33.102 C.2.1).
+	FailoverSEQJump uint64
 }
 
 // Validate reports every problem of the configuration at once.

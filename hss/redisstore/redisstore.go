@@ -29,6 +29,8 @@ type Store struct {
 	prefix  string
 	index   string
 	cluster bool
+	// seqJump is Config.FailoverSEQJump (0: no failover guard).
+	seqJump uint64
 }
 
 var _ hss.Store = (*Store)(nil)
@@ -48,6 +50,7 @@ func New(ctx context.Context, cfg Config, sealer *hss.KeySealer) (*Store, error)
 		prefix:  cfg.KeyPrefix,
 		index:   cfg.KeyPrefix + "idx",
 		cluster: cfg.Cluster,
+		seqJump: cfg.FailoverSEQJump,
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.rdb.Close()

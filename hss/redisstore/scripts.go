@@ -100,7 +100,9 @@ return {m, a}
 // ARGV: node, n, 2^indBits, max SEQ, resync ('1' or '0'), SEQ_MS, delta
 // Returns {record, first SEQ, IND} or nil when the IMSI is unknown; the error
 // RCMHSS_SQN_EXHAUSTED when the reservation would pass the largest SEQ.
-var reserveScript = redis.NewScript(`
+var reserveScript = redis.NewScript(reserveLua)
+
+const reserveLua = `
 local rec = redis.call('GET', KEYS[1])
 if not rec then return false end
 local node, n, slots, maxseq = 'n:' .. ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -148,4 +150,4 @@ if not ind then
 end
 redis.call('HSET', KEYS[2], node, string.format('%d:%d', ind, tick), 'h', string.format('%.0f', last * slots + ind))
 return {rec, string.format('%.0f', seq + 1), ind}
-`)
+`

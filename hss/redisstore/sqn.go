@@ -36,8 +36,11 @@ func (s *Store) reserve(ctx context.Context, op string, imsi hss.IMSI, node stri
 	if resync {
 		rs = "1"
 	}
-	vals, err := reserveScript.Run(ctx, s.rdb, []string{s.key("sub:", imsi), s.key("sqn:", imsi)},
-		node, n, uint64(1)<<indBits, maxSEQ, rs, seqMS, delta).Slice()
+	script, args := reserveScript, []any{node, n, uint64(1) << indBits, maxSEQ, rs, seqMS, delta}
+	if s.seqJump != 0 {
+		script, args = reserveGuardedScript, append(args, s.seqJump)
+	}
+	vals, err := script.Run(ctx, s.rdb, []string{s.key("sub:", imsi), s.key("sqn:", imsi)}, args...).Slice()
 	if err != nil {
 		return none, mapErr(op, err)
 	}

@@ -1,0 +1,155 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/hss"
+	"github.com/rcmhss/rcmhss/hss/redisstore"
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+	"github.com/rcmhss/rcmhss/hss/storetest"
+)
+
+// TestDrillSentinelFailover is the Redis primary failover drill of issue 8:
+// a primary, a replica and three Sentinels; closed-loop SQN reservations
+// (the store work of an AIR) through a Sentinel-configured store with the
+// failover guard; the primary is killed (SIGKILL) under load. Sentinel
+// promotes the replica, the store follows it, and per subscriber and IND
+// slot the SEQs of the successful reservations never repeat nor go
+// backwards; the first reservation of each subscriber on the new primary
+// shows the guard's jump.
+func TestDrillSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("failover drill: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	primary := redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	replica := redistest.StartWithArgs(t, "--replicaof", host, port)
+	var sentinels []string
+	for range 3 {
+		sentinels = append(sentinels, redistest.StartSentinel(t, "drill", primary.Addr).Addr)
+	}
+	st := newGuardStore(ctx, t, redisstore.Config{Addrs: sentinels, MasterName: "drill", KeyPrefix: "drill:",
+		FailoverSEQJump: guardJump, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
+	imsis := make([]hss.IMSI, 16)
+	for i := range imsis {
+		imsis[i] = hss.IMSI(fmt.Sprintf("0010100000004%02d", i))
+		if err := st.CreateSubscriber(ctx, storetest.Subscriber(imsis[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReplicated(ctx, t, primary.Addr, replica.Addr)
+
+	type grant struct {
+		imsi hss.IMSI
+		seq  uint64
+		ind  uint32
+		at   time.Time
+	}
+	var (
+		mu     sync.Mutex
+		grants []grant
+		errs   int
+		wg     sync.WaitGroup
+	)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	const workers = 8
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; runCtx.Err() == nil; i++ {
+				imsi := imsis[w+workers*(i%2)]
+				r, err := st.ReserveSQN(runCtx, imsi, "mme1", 1, 5)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					grants = append(grants, grant{imsi, r.FirstSEQ, r.IND, time.Now()})
+				}
+				mu.Unlock()
+				if err != nil {
+					// Pace the retries while no primary answers.
+					select {
+					case <-runCtx.Done():
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}
+		})
+	}
+
+	select {
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	killed := time.Now()
+	primary.Stop()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
+	defer sc.Close()
+	var switched time.Time
+	for switched.IsZero() {
+		addr, err := sc.GetMasterAddrByName(ctx, "drill").Result()
+		if err == nil && net.JoinHostPort(addr[0], addr[1]) == replica.Addr {
+			switched = time.Now()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			wg.Wait()
+			t.Fatalf("Sentinel did not promote the replica: %v %v", addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// Load on the new primary for a while, then stop.
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+	}
+	stop()
+	wg.Wait()
+
+	last := map[hss.IMSI]uint64{}
+	var before, after int
+	var firstAfter time.Time
+	jumped := map[hss.IMSI]bool{}
+	for _, g := range grants {
+		if g.ind != 0 {
+			t.Errorf("%s: IND %d, want the one slot of the single node 0", g.imsi, g.ind)
+		}
+		prev, seen := last[g.imsi]
+		if seen && g.seq <= prev {
+			t.Errorf("%s: SEQ %d after %d: repeated or backwards", g.imsi, g.seq, prev)
+		}
+		if g.at.After(killed) {
+			after++
+			if firstAfter.IsZero() {
+				firstAfter = g.at
+			}
+			if seen && !jumped[g.imsi] {
+				jumped[g.imsi] = true
+				if g.seq < prev+guardJump {
+					t.Errorf("%s: first SEQ on the new primary %d, last before %d: no failover jump", g.imsi, g.seq, prev)
+				}
+			}
+		} else {
+			before++
+		}
+		last[g.imsi] = g.seq
+	}
+	if before == 0 || after == 0 {
+		t.Fatalf("reservations before the kill %d, after %d: the drill did not run on both primaries", before, after)
+	}
+	t.Logf("drill sentinel failover: %d reservations before the kill, %d after, %d failed while no primary answered; "+
+		"Sentinel switched %v after the kill, first reservation on the new primary %v after it; SQN check: %d SEQs, no repeat, none backwards",
+		before, after, errs, switched.Sub(killed).Round(time.Millisecond), firstAfter.Sub(killed).Round(time.Millisecond), len(grants))
+}

@@ -1,0 +1,150 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rcmhss/rcmhss/hss"
+	"github.com/rcmhss/rcmhss/hss/redisstore"
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+	"github.com/rcmhss/rcmhss/hss/storetest"
+)
+
+const guardJump = 1 << 12
+
+// TestFailoverGuardLostWrites reproduces the loss that asynchronous
+// replication allows, deterministically: a replica is promoted (REPLICAOF NO
+// ONE, as Sentinel does) while the old primary keeps acknowledging
+// reservations that never reach it. Without the guard the new primary issues
+// those SEQs again; with it, its first reservation jumps past them.
+func TestFailoverGuardLostWrites(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		jump      uint64
+		wantReuse bool
+	}{
+		{"without guard the lost SEQs are issued again", 0, true},
+		{"with guard they are not", guardJump, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			primary := redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
+			host, port, _ := net.SplitHostPort(primary.Addr)
+			replica := redistest.StartWithArgs(t, "--replicaof", host, port)
+			cfg := redisstore.Config{KeyPrefix: "guard:", FailoverSEQJump: tt.jump}
+			cfg.Addrs = []string{primary.Addr}
+			onPrimary := newGuardStore(ctx, t, cfg)
+			cfg.Addrs = []string{replica.Addr}
+			onReplica := newGuardStore(ctx, t, cfg)
+
+			imsi := hss.IMSI("001010000000301")
+			if err := onPrimary.CreateSubscriber(ctx, storetest.Subscriber(imsi)); err != nil {
+				t.Fatal(err)
+			}
+			reserve := func(st *redisstore.Store) uint64 {
+				t.Helper()
+				r, err := st.ReserveSQN(ctx, imsi, "mme1", 1, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r.FirstSEQ
+			}
+			for range 3 {
+				reserve(onPrimary)
+			}
+			waitReplicated(ctx, t, primary.Addr, replica.Addr)
+
+			rr := redis.NewClient(&redis.Options{Addr: replica.Addr})
+			defer rr.Close()
+			if err := rr.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+				t.Fatal(err)
+			}
+			// Acknowledged by the old primary, lost to the new one.
+			var lostMax uint64
+			for range 5 {
+				lostMax = reserve(onPrimary)
+			}
+			first := reserve(onReplica)
+			if reused := first <= lostMax; reused != tt.wantReuse {
+				t.Fatalf("first SEQ on the promoted replica %d, highest SEQ the old primary issued %d: reused=%v, want %v",
+					first, lostMax, reused, tt.wantReuse)
+			}
+			if tt.jump != 0 {
+				// One jump per primary change, not per reservation.
+				if next := reserve(onReplica); next != first+1 {
+					t.Errorf("second SEQ on the new primary %d, want %d", next, first+1)
+				}
+			}
+		})
+	}
+}
+
+// TestFailoverGuardExhausted: a jump past the largest SEQ is refused as
+// exhaustion, not wrapped.
+func TestFailoverGuardExhausted(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	st := newGuardStore(ctx, t, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "guard:", FailoverSEQJump: 1 << 44})
+	imsi := hss.IMSI("001010000000302")
+	if err := st.CreateSubscriber(ctx, storetest.Subscriber(imsi)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReserveSQN(ctx, imsi, "mme1", 1, 5); !errors.Is(err, hss.ErrAuthDataUnavailable) {
+		t.Fatalf("jump beyond 2^43 SEQ: %v, want ErrAuthDataUnavailable", err)
+	}
+}
+
+func newGuardStore(ctx context.Context, t testing.TB, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	st, err := redisstore.New(ctx, cfg, testSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// waitReplicated polls until the replica has applied everything the primary
+// wrote (equal replication offsets).
+func waitReplicated(ctx context.Context, t testing.TB, primary, replica string) {
+	t.Helper()
+	p := redis.NewClient(&redis.Options{Addr: primary})
+	defer p.Close()
+	r := redis.NewClient(&redis.Options{Addr: replica})
+	defer r.Close()
+	offset := func(c *redis.Client, field string) string {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return err.Error()
+		}
+		var v string
+		for _, line := range splitLines(info) {
+			if len(line) > len(field) && line[:len(field)+1] == field+":" {
+				v = line[len(field)+1:]
+			}
+		}
+		return v
+	}
+	for {
+		po, ro := offset(p, "master_repl_offset"), offset(r, "master_repl_offset")
+		if po != "" && po == ro && offset(r, "master_link_status") == "up" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("replica not in sync: primary offset %s, replica %s", po, ro)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func splitLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(s, "\r", ""), "\n")
+}
