@@ -8,11 +8,15 @@
 //	<prefix>sub:{imsi}  string  the record (record_codec.go): K, OPc, OP sealed
 //	                            by hss.KeySealer, then the profile, compact binary
 //	<prefix>sqn:{imsi}  hash    h: SQN_HE, t: reservation counter,
-//	                            n:<serving node>: "<IND>:<last counter>"
+//	                            n:<serving node>: "<IND>:<last counter>",
+//	                            o: the primary of the last reservation (run_id:
+//	                            master_replid), with the failover guard only
 //	<prefix>reg:{imsi}  string  u16 length || MME registration (TS 29.272
 //	                            5.2.1.1) || 3GPP AAA server registration
 //	                            (TS 29.273 8.1.2.2); absent when neither
 //	<prefix>idx         zset    every IMSI, score 0, for lexicographic paging
+//	<prefix>dup:{key}   string  a serialized Diameter answer by Origin-Host and
+//	                            End-to-End id (DuplicateCache), expires (PX)
 //
 // Every read-modify-write that can race between nodes runs on the server: SQN
 // reservation and resynchronisation (TS 33.102 Annex C.1.2, C.2.2, C.3, 6.3.5)
@@ -23,4 +27,12 @@
 // script as the record; in a Cluster the index lives in another slot and is
 // updated right after it (a crash in between leaves an IMSI listed that is gone
 // or not yet listed; DeleteSubscriber of an unknown IMSI removes a stale entry).
+//
+// Failover (failover_guard.go): with Config.FailoverSEQJump set, a
+// reservation served by a different primary than the subscriber's last one
+// (Sentinel promoted a replica that missed asynchronously replicated
+// reservations, or a server restarted from an older snapshot) first moves SEQ
+// forward, so that no SQN is issued twice (TS 33.102 C.1). DuplicateCache
+// shares answers between nodes so that a retransmission (RFC 6733 5.5.4) to
+// another node is answered without running again.
 package redisstore
