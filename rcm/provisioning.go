@@ -303,6 +303,16 @@ func (p *Provisioner) Start(ctx context.Context, r StartRequest) (SessionView, e
 	pre, err := p.store.GetPreRegistration(ctx, d.IMEI)
 	switch {
 	case err == nil:
+		covered, cerr := p.coveredBy(ctx, d, pre.ProviderID)
+		if cerr != nil {
+			return SessionView{}, fmt.Errorf(op, cerr)
+		}
+		if !covered {
+			// A provider may pre-register only devices its own profiles
+			// cover; otherwise it could capture another provider's devices.
+			p.audit(ctx, AuditRejected, r.GuestIMSI, d.IMEI, errPreRegistrationNotCovered)
+			break
+		}
 		if cur, ok, renewed := pre.Applies(now); ok {
 			if renewed {
 				if err := p.store.PutPreRegistration(ctx, cur); err != nil {
@@ -384,6 +394,26 @@ func (p *Provisioner) candidates(ctx context.Context, d *CertifiedDevice) ([]Can
 		}
 	}
 	return out, nil
+}
+
+var errPreRegistrationNotCovered = errors.New("pre-registration ignored: its provider does not cover the device")
+
+// coveredBy reports whether the provider owns a profile covering the device.
+func (p *Provisioner) coveredBy(ctx context.Context, d *CertifiedDevice, providerID string) (bool, error) {
+	pr, err := p.store.GetProvider(ctx, providerID)
+	if errors.Is(err, ErrUnknownProvider) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var own []string
+	for _, prof := range d.Profiles {
+		if prof.ProviderID == pr.ID {
+			own = append(own, prof.ID)
+		}
+	}
+	return pr.coversAny(own), nil
 }
 
 // noProvider records the figure-5 dead end and detaches the device.

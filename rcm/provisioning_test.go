@@ -766,3 +766,21 @@ func TestRunExpiry(t *testing.T) {
 		t.Fatalf("zero interval: %v", err)
 	}
 }
+
+// TestPreRegistrationOfUncoveredDevice: a provider cannot capture a device
+// that only another provider's profiles cover by pre-registering its IMEI.
+func TestPreRegistrationOfUncoveredDevice(t *testing.T) {
+	e := newProvEnv(t)
+	e.provider(t, providerA, "meters-acme", "0010100000000", "")
+	// providerB lists no profile of its own that covers the device.
+	e.provider(t, providerB, "no-such-profile", "0010200000000", "")
+	d := e.device(t, 91)
+	if err := e.ps.PutPreRegistration(provCtx, rcm.PreRegistration{IMEI: d.cd.IMEI, ProviderID: providerB, OfferID: "plan-" + providerB,
+		ValidUntil: e.clock().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.prov.Start(provCtx, d.start(t))
+	if err != nil || v.PreRegistered || v.State != rcm.StateOffered || v.Offer.ProviderID != providerA {
+		t.Fatalf("start: %+v, %v; want provider a's offer, the pre-registration ignored", v, err)
+	}
+}
