@@ -88,14 +88,15 @@ func TestServerDiameterAndShutdown(t *testing.T) {
 	}
 	peer := diametertest.NewPeer(t, addr, "tcp", diametertest.PeerOptions{
 		OriginHost: "mme.test", OriginRealm: "test",
-		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
+		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}, {ID: s13AppID, Vendor: vendor3GPP}},
 	})
 	apps, err := peer.CEA().FindAVPs(avp.AuthApplicationID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The lab config switches on S6a and SWx (TS 29.273, 16777265).
-	for _, id := range []uint32{s6aAppID, 16777265} {
+	// The lab config switches on S6a, SWx (TS 29.273, 16777265) and S13
+	// (TS 29.272 5.3, 16777252).
+	for _, id := range []uint32{s6aAppID, 16777265, s13AppID} {
 		advertised := false
 		for _, a := range apps {
 			advertised = advertised || a.Data == datatype.Unsigned32(id)
@@ -117,11 +118,28 @@ func TestServerDiameterAndShutdown(t *testing.T) {
 		t.Fatalf("AIA carries %d E-UTRAN vectors (%v), want 3", len(vectors), err)
 	}
 
+	// S13: an IMEI blacklisted through the admin API is answered BLACKLISTED
+	// by the EIR, and one on no list WHITELISTED (the lab default).
+	entry := `{"kind":"imei","value":"35123456789012","status":"black"}`
+	if r, err := n.Do(ctx, "PUT", "/v1/eir/entries", "application/json", []byte(entry)); err != nil || r.Status/100 != 2 {
+		t.Fatalf("eir put: %v %d %s", err, r.Status, r.Body)
+	}
+	for imei, want := range map[string]datatype.Enumerated{"35123456789012": 1, "35999999999999": 0} {
+		eca, err := peer.Do(ctx, newECR(peer, imei))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := eca.FindAVP(s13EquipmentStatus, vendor3GPP)
+		if rc := diametertest.ResultCode(eca); rc != diam.Success || err != nil || st.Data != want {
+			t.Errorf("ECA for %s: result %d, Equipment-Status %v (%v), want 2001 and %d", imei, rc, st, err, want)
+		}
+	}
+
 	metrics := httpGet(t, n.AdminURL+"/metrics")
 	if !regexp.MustCompile(`(?m)^hss_vectors_issued_total\{[^}]*kind="eutran"[^}]*\} 3$`).MatchString(metrics) {
 		t.Errorf("/metrics does not count the 3 E-UTRAN vectors:\n%s", grepLines(metrics, "hss_vectors"))
 	}
-	if !regexp.MustCompile(`(?m)^diameter_requests_total\{[^}]*\} 1$`).MatchString(metrics) {
+	if !regexp.MustCompile(`(?m)^diameter_requests_total\{[^}]*command="AIR"[^}]*\} 1$`).MatchString(metrics) {
 		t.Errorf("/metrics does not count the AIR:\n%s", grepLines(metrics, "diameter_requests"))
 	}
 
@@ -326,4 +344,24 @@ func TestServerNotifiesServingMME(t *testing.T) {
 	if strings.Contains(n.Stderr(), imsi) {
 		t.Errorf("unmasked IMSI in the info-level log:\n%s", grepLines(n.Stderr(), imsi))
 	}
+}
+
+const (
+	s13AppID           = 16777252
+	s13EquipmentStatus = 1445
+)
+
+// newECR is an ME-Identity-Check-Request as an MME sends it (TS 29.272
+// 7.2.19), without User-Name (it is optional).
+func newECR(p *diametertest.Peer, imei string) *diam.Message {
+	m := p.NewRequest(324, s13AppID, "rcmhss.localdomain")
+	m.NewAVP(avp.VendorSpecificApplicationID, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(vendor3GPP)),
+		diam.NewAVP(avp.AuthApplicationID, avp.Mbit, 0, datatype.Unsigned32(s13AppID)),
+	}})
+	m.NewAVP(avp.AuthSessionState, avp.Mbit, 0, datatype.Enumerated(1))
+	m.NewAVP(1401, avp.Mbit|avp.Vbit, vendor3GPP, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(1402, avp.Mbit|avp.Vbit, vendor3GPP, datatype.UTF8String(imei)),
+	}})
+	return m
 }

@@ -31,6 +31,7 @@ type Config struct {
 	Security  SecuritySection  `mapstructure:"security"`
 	S6a       S6aSection       `mapstructure:"s6a"`
 	SWx       SWxSection       `mapstructure:"swx"`
+	S13       S13Section       `mapstructure:"s13"`
 	Telemetry TelemetrySection `mapstructure:"telemetry"`
 	Log       LogSection       `mapstructure:"log"`
 
@@ -130,6 +131,15 @@ type SWxSection struct {
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 }
 
+// S13Section switches the S13 application (TS 29.272 5.3, MME to EIR) on or
+// off and says how an IMEI on no list is answered.
+type S13Section struct {
+	Enabled bool `mapstructure:"enabled"`
+	// UnknownEquipment is "white" (answer WHITELISTED) or "unknown" (answer
+	// DIAMETER_ERROR_EQUIPMENT_UNKNOWN 5422).
+	UnknownEquipment string `mapstructure:"unknown_equipment"`
+}
+
 // TelemetrySection configures traces; metrics are always on /metrics.
 type TelemetrySection struct {
 	OTLPEndpoint string `mapstructure:"otlp_endpoint"`
@@ -178,6 +188,8 @@ var defaults = map[string]any{
 	"s6a.request_timeout":           "5s",
 	"swx.enabled":                   true,
 	"swx.request_timeout":           "5s",
+	"s13.enabled":                   true,
+	"s13.unknown_equipment":         "white",
 	"telemetry.otlp_endpoint":       "",
 	"telemetry.service_name":        "rcmhss",
 	"log.level":                     "info",

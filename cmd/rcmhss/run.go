@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rcmhss/rcmhss/diameter"
+	"github.com/rcmhss/rcmhss/diameter/s13"
 	"github.com/rcmhss/rcmhss/diameter/s6a"
 	"github.com/rcmhss/rcmhss/diameter/swx"
 	"github.com/rcmhss/rcmhss/hss"
@@ -35,6 +36,7 @@ type server struct {
 	cfg     Config
 	tel     *telemetry
 	store   hss.Store
+	eir     hss.EIRStore
 	svc     *hss.HSS
 	diam    *diameter.Server
 	s6a     *s6a.Plugin
@@ -98,6 +100,10 @@ func (c Config) swxConfig() swx.Config {
 	return swx.Config{OriginHost: c.Diameter.OriginHost, OriginRealm: c.Diameter.OriginRealm, RequestTimeout: c.SWx.RequestTimeout}
 }
 
+func (c Config) eirConfig() hss.EIRConfig {
+	return hss.EIRConfig{UnknownEquipment: hss.UnknownEquipmentPolicy(c.S13.UnknownEquipment)}
+}
+
 func (c Config) s6aConfig() s6a.Config {
 	return s6a.Config{
 		OriginHost: c.Diameter.OriginHost, OriginRealm: c.Diameter.OriginRealm,
@@ -137,6 +143,9 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if cfg.SWx.Enabled {
 		errs = append(errs, cfg.swxConfig().Validate())
 	}
+	if cfg.S13.Enabled {
+		errs = append(errs, cfg.eirConfig().Validate())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -161,11 +170,12 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		return nil, err
 	}
 	cleanup = append(cleanup, func() error { return s.tel.Shutdown(context.Background()) })
-	store, err := openStore(ctx, cfg, sealer, log)
+	store, eirStore, err := openStore(ctx, cfg, sealer, log)
 	if err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, store.Close)
+	s.eir = eirStore
 	if s.store, err = newStoreMetrics(s.tel.mp, store); err != nil {
 		return nil, err
 	}
@@ -197,6 +207,15 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		// PPR / RTR towards the registered 3GPP AAA server.
 		s.svc.AddObserver(p)
 	}
+	if cfg.S13.Enabled {
+		eir, err := hss.NewEIR(cfg.eirConfig(), s.eir, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.diam.Register(s13.New(eir, log)); err != nil {
+			return nil, err
+		}
+	}
 	handler, err := s.routes()
 	if err != nil {
 		return nil, err
@@ -215,6 +234,9 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 func (s *server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", admin.NewHandler(s.svc, admin.Options{Token: s.cfg.Admin.Token, Logger: s.log}))
+	// The EIR lists are served whether or not S13 is on, so that they can be
+	// filled before the application is switched on.
+	mux.Handle("/v1/eir/", admin.NewEIRHandler(s.eir, s.cfg.Admin.Token))
 	mux.Handle("GET /metrics", s.tel.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -271,7 +293,7 @@ func (s *server) run(ctx context.Context) error {
 		diamAddrs = append(diamAddrs, a.Network()+"://"+a.String())
 	}
 	s.log.Info("rcmhss: ready", "version", version(), "admin_addr", ln.Addr().String(),
-		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "swx", s.cfg.SWx.Enabled)
+		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "swx", s.cfg.SWx.Enabled, "s13", s.cfg.S13.Enabled)
 
 	var runErr error
 	select {

@@ -24,18 +24,19 @@ func (c Config) redisConfig() redisstore.Config {
 }
 
 // openStore returns the Redis store, or the embedded one when no Redis address
-// is configured (PRODUCT.md: `go run ./cmd/rcmhss` works with nothing installed).
-func openStore(ctx context.Context, c Config, sealer *hss.KeySealer, log *slog.Logger) (hss.Store, error) {
+// is configured (PRODUCT.md: `go run ./cmd/rcmhss` works with nothing installed),
+// with the EIR lists kept beside the subscribers in the same backend.
+func openStore(ctx context.Context, c Config, sealer *hss.KeySealer, log *slog.Logger) (hss.Store, hss.EIRStore, error) {
 	if len(c.Redis.Addrs()) == 0 {
 		log.Info("store: embedded in-process store; state is lost when the process exits")
-		return memstore.New(sealer), nil
+		return memstore.New(sealer), memstore.NewEIR(), nil
 	}
 	st, err := redisstore.New(ctx, c.redisConfig(), sealer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("store: redis", "addrs", c.Redis.Addrs(), "sentinel_master", c.Redis.MasterName, "cluster", c.Redis.Cluster)
-	return st, nil
+	return st, st.EIR(), nil
 }
 
 // storeMetrics decorates a Store with the errors that matter to an operator:
