@@ -2,9 +2,12 @@ package rcm_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,4 +182,52 @@ func TestProvisioningOnRedis(t *testing.T) {
 			t.Fatalf("next allocation %q, %v; want the returned %s", got, err, c.IMSI)
 		}
 	})
+}
+
+// TestProvisioningHTTPOnRedisTwoNodes: two provisioning servers, each on its
+// own node's connections to one redis-server; the device starts on one and
+// finishes on the other over mutual TLS.
+func TestProvisioningHTTPOnRedisTwoNodes(t *testing.T) {
+	addr := redistest.Start(t)
+	e, n2 := newRedisEnv(t, addr)
+	e.provider(t, providerA, "meters-acme", "0010100000000", "")
+	e.provider(t, providerB, "meters-beta", "0010200000000", "")
+	serve := func(p *rcm.Provisioner) (*httptest.Server, *x509.CertPool) {
+		cert, pool := serverIdentity(t, time.Now())
+		srv := httptest.NewUnstartedServer(rcm.NewProvisioningHandler(p, slog.New(slog.DiscardHandler)))
+		srv.TLS = rcm.ProvisioningTLSConfig(cert)
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv, pool
+	}
+	s1, r1 := serve(e.prov)
+	s2, r2 := serve(n2.prov)
+	d := e.device(t, 54)
+	c1, c2 := d.client(r1), d.client(r2)
+	st := d.start(t)
+	var v rcm.SessionView
+	if code, pe := call(t, c1, "POST", s1.URL+"/v1/sessions", rcm.StartSessionJSON{GuestIMSI: string(st.GuestIMSI), HPKEKey: st.HPKEKey,
+		HPKESignature: st.HPKESignature}, &v); code != http.StatusCreated || v.Offer == nil {
+		t.Fatalf("start on node 1: %d %+v", code, pe)
+	}
+	if code, pe := call(t, c2, "POST", s2.URL+"/v1/sessions/"+v.ID+"/decline", rcm.DeclineJSON{OfferID: v.Offer.ID}, &v); code != http.StatusOK || v.Offer.ProviderID != providerB {
+		t.Fatalf("decline on node 2: %d %+v", code, pe)
+	}
+	acc := d.accept(t, v.ID, v.Offer.ID, "")
+	var a1, a2 rcm.SessionView
+	if code, pe := call(t, c2, "POST", s2.URL+"/v1/sessions/"+v.ID+"/accept", rcm.AcceptJSON{OfferID: v.Offer.ID, Signature: acc.Signature}, &a2); code != http.StatusOK {
+		t.Fatalf("accept on node 2: %d %+v", code, pe)
+	}
+	if code, pe := call(t, c1, "POST", s1.URL+"/v1/sessions/"+v.ID+"/accept", rcm.AcceptJSON{OfferID: v.Offer.ID, Signature: acc.Signature}, &a1); code != http.StatusOK ||
+		string(a1.Sealed) != string(a2.Sealed) {
+		t.Fatalf("retried accept on node 1: %d %+v", code, pe)
+	}
+	creds := d.open(t, a1)
+	var done rcm.SessionView
+	if code, pe := call(t, c1, "POST", s1.URL+"/v1/sessions/"+v.ID+"/confirm", nil, &done); code != http.StatusOK || done.State != rcm.StateSwapped {
+		t.Fatalf("confirm on node 1: %d %+v", code, pe)
+	}
+	if sub, err := n2.hss.GetSubscriber(provCtx, creds.IMSI); err != nil || sub.K != creds.K {
+		t.Fatalf("node 2's HSS after the swap: %v", err)
+	}
 }
