@@ -227,7 +227,14 @@ func (s *Server) requestRules(appID, code uint32) []avpRule {
 		}
 		da, err := s.dict.FindAVP(appID, r.AVP)
 		if err != nil {
-			s.log.Warn("diameter: dictionary rule names an unknown avp", "app", appID, "command", code, "avp", r.AVP)
+			// go-diameter's S6a dictionary names a few optional AVPs it never
+			// defines (PUR, NOR). An AVP the dictionary cannot name cannot be
+			// counted either, so only a required one deserves a warning.
+			level := slog.LevelDebug
+			if r.Required {
+				level = slog.LevelWarn
+			}
+			s.log.Log(context.Background(), level, "diameter: dictionary rule names an unknown avp", "app", appID, "command", code, "avp", r.AVP)
 			continue
 		}
 		rules = append(rules, avpRule{code: da.Code, vendor: da.VendorID, required: r.Required, max: r.Max})
