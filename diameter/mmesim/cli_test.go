@@ -60,7 +60,7 @@ func TestCLIRun(t *testing.T) {
 	if code := mmesim.Main(context.Background(), append([]string{"run", "--decline", "1"}, base...), &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	for _, s := range []string{"[652]", "[656]", "declined offer a-basic", "[666]", "[668]", "1 provisioned, 0 failed"} {
+	for _, s := range []string{"[652]", "[656]", "declined offer basic", "[666]", "[668]", "1 provisioned, 0 failed"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}

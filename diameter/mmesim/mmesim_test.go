@@ -123,27 +123,11 @@ func newStack(t *testing.T) *stack {
 	})
 	st.diamAdr = srv.Addrs()[0].String()
 
-	// A demo provider owning the demo profile, with two offers.
-	prof := rcm.DeviceProfile{ID: "demo-meters", ProviderID: "demo-provider", VendorCAs: [][]byte{st.pki.VendorCA.Raw},
-		Coverage: rcm.Coverage{TACs: []string{"49015420"}}}
-	if err := store.CreateProfile(context.Background(), prof); err != nil {
-		t.Fatal(err)
-	}
+	// The demo out of the box: a profile for TAC 49015420 and the demo
+	// operator with its offers "basic" and "plus"; seeding twice is harmless.
 	st.ps = rcmmem.NewProvisioning()
-	pv := rcm.Provider{ID: "demo-provider", Name: "Demo", Kind: rcm.ProviderOperator, ProfileIDs: []string{"demo-meters"},
-		IMSIPool: []rcm.NumberRange{{First: "001010000100000", Last: "001010000199999"}}, KeyPolicy: rcm.KeyPolicyOPc,
-		OP: mustKey("cdc202d5123e20f62b6d676ac72cb318"), AMF: [2]byte{0x80, 0x00},
-		Template: rcm.SubscriptionTemplate{APNs: []hss.APNConfiguration{{ContextID: 1, Name: "internet", PDNType: hss.PDNIPv4v6, QCI: 9,
-			ARP: hss.ARP{PriorityLevel: 8}, AMBR: hss.AMBR{UL: 5e6, DL: 20e6}}}, DefaultContextID: 1, AMBR: hss.AMBR{UL: 5e6, DL: 20e6}},
-	}
-	if err := st.ps.CreateProvider(context.Background(), pv); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range []rcm.Offer{
-		{ID: "a-basic", ProviderID: pv.ID, PlanName: "Basic", Price: rcm.Price{Amount: 0, Currency: "EUR"}, DataCapBytes: 1 << 30},
-		{ID: "b-plus", ProviderID: pv.ID, PlanName: "Plus", Price: rcm.Price{Amount: 999, Currency: "EUR"}, Duration: 365 * 24 * time.Hour},
-	} {
-		if err := st.ps.PutOffer(context.Background(), o); err != nil {
+	for range 2 {
+		if err := rcm.SeedDemo(context.Background(), store, st.ps, st.pki.VendorCA, []string{"49015420"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -188,7 +172,7 @@ func (st *stack) device(t *testing.T, n int, decide func(rcm.OfferView) rcm.Offe
 func TestFigure6(t *testing.T) {
 	st := newStack(t)
 	m := st.mme(t, mmeHost)
-	d := st.device(t, 1, func(o rcm.OfferView) rcm.OfferDecision { return rcm.OfferDecision{Accept: o.ID == "b-plus"} })
+	d := st.device(t, 1, func(o rcm.OfferView) rcm.OfferDecision { return rcm.OfferDecision{Accept: o.ID == "plus"} })
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	var steps []string
@@ -196,7 +180,7 @@ func TestFigure6(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nsteps:\n%s", err, strings.Join(steps, "\n"))
 	}
-	if res.Declined != 1 || res.ProviderID != "demo-provider" || !strings.HasPrefix(string(res.NewIMSI), "00101000010") {
+	if res.Declined != 1 || res.ProviderID != rcm.DemoProviderID || !strings.HasPrefix(string(res.NewIMSI), "00101000010") {
 		t.Fatalf("result %+v", res)
 	}
 	for _, msg := range []string{"[652]", "[654]", "[656]", "[658]", "[660]", "[662]", "[664]", "[666]", "[668]"} {
