@@ -658,7 +658,7 @@ func (p *Provisioner) provision(ctx context.Context, s Session) (SessionView, er
 // returns err.
 func (p *Provisioner) fail(ctx context.Context, s Session, err error) error {
 	if f, terr := s.Transition(StateFailed, p.now()); terr == nil {
-		f.Reason = errors.Unwrap(err).Error()
+		f.Reason = err.Error()
 		if _, uerr := p.store.UpdateSession(ctx, f); uerr == nil {
 			p.audit(ctx, AuditRejected, s.GuestIMSI, s.IMEI, err)
 		}

@@ -67,17 +67,17 @@ func (e *ProvisioningAPIError) Is(target error) bool {
 }
 
 func (c *ProvisioningClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
 	for attempt := 0; ; attempt++ {
-		if rd != nil {
-			rd.(*bytes.Reader).Seek(0, io.SeekStart)
+		var rd io.Reader
+		if payload != nil {
+			rd = bytes.NewReader(payload)
 		}
 		req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 		if err != nil {
