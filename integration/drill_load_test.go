@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -316,6 +317,24 @@ func checkSQNs(reqs []drillRequest, indBits uint) (int, []string) {
 	return n, problems
 }
 
+// appendDrillReport appends text to $RCMHSS_DRILL_REPORT, if set.
+func appendDrillReport(t testing.TB, text string) {
+	t.Helper()
+	path := os.Getenv("RCMHSS_DRILL_REPORT")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("drill report: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "%s %s\n%s\n\n", time.Now().UTC().Format(time.RFC3339), t.Name(), text); err != nil {
+		t.Errorf("drill report: %v", err)
+	}
+}
+
 func (rep drillReport) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drill %s: sent %d, answered %d, unanswered %d, retransmitted %d (relay 3002: %d, attempt timeouts: %d)\n",
@@ -345,9 +364,12 @@ func (rep drillReport) String() string {
 }
 
 // check fails t on every lost request, non-2001 final answer or SQN problem.
+// The report is logged, and appended to the file named by
+// RCMHSS_DRILL_REPORT when it is set (a drill run's report).
 func (rep drillReport) check(t testing.TB) {
 	t.Helper()
 	t.Log(rep.String())
+	appendDrillReport(t, rep.String())
 	if rep.Sent == 0 {
 		t.Fatal("the drill sent no request")
 	}
