@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -157,7 +158,23 @@ func TestDrillSentinelFailover(t *testing.T) {
 	if before == 0 || after == 0 {
 		t.Fatalf("reservations before the kill %d, after %d: the drill did not run on both primaries", before, after)
 	}
-	t.Logf("drill sentinel failover: %d reservations on the old primary, %d on the new one, %d failed while no primary answered; "+
-		"Sentinel switched %v after the kill, first reservation on the new primary %v after it; SQN check: %d SEQs, no repeat, none backwards",
-		before, after, errs, switched.Sub(killed).Round(time.Millisecond), firstAfter.Sub(killed).Round(time.Millisecond), len(grants))
+	verdict := "no repeat, none backwards"
+	if t.Failed() {
+		verdict = "FAILED"
+	}
+	report := fmt.Sprintf("drill sentinel failover: %d reservations on the old primary, %d on the new one, %d failed while no primary answered; "+
+		"Sentinel switched %v after the kill, first reservation on the new primary %v after it; SQN check: %d SEQs, %s",
+		before, after, errs, switched.Sub(killed).Round(time.Millisecond), firstAfter.Sub(killed).Round(time.Millisecond), len(grants), verdict)
+	t.Log(report)
+	// A drill run's report (see docs/FAILOVER.md).
+	if path := os.Getenv("RCMHSS_DRILL_REPORT"); path != "" {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatalf("drill report: %v", err)
+		}
+		defer f.Close()
+		if _, err := fmt.Fprintf(f, "%s %s\n%s\n\n", time.Now().UTC().Format(time.RFC3339), t.Name(), report); err != nil {
+			t.Errorf("drill report: %v", err)
+		}
+	}
 }
