@@ -25,6 +25,10 @@ import "github.com/redis/go-redis/v9"
 // BenchmarkReserveSQNFailoverGuard) and one jump per subscriber per
 // primary change.
 //
+// INFO with several sections needs Redis 7.0 or later; on an older server
+// every guarded reservation fails (as a store error), it never skips the
+// check.
+//
 // The guard is safe as long as one subscriber gets fewer than
 // FailoverSEQJump reservations during the replication lag at the moment of
 // the failover.
