@@ -10,11 +10,19 @@ import (
 	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
 )
 
+// drillSetup is what drillNodes started.
+type drillSetup struct {
+	Nodes []*Node
+	Hosts []string            // the nodes' Origin-Hosts
+	Env   []map[string]string // each node's RCMHSS_* environment, to restart it
+	Relay *fdRelay
+	Peer  *diametertest.Peer // the MME, connected to the relay
+}
+
 // drillNodes starts a redis-server and two rcmhss nodes on it, each with its
 // own Origin-Host, and a freeDiameter relay in front of them; env adds
-// RCMHSS_* overrides to both nodes. It returns the nodes, the relay and a
-// test MME connected to the relay.
-func drillNodes(ctx context.Context, t *testing.T, env map[string]string) ([]*Node, []string, *fdRelay, *diametertest.Peer) {
+// RCMHSS_* overrides to both nodes.
+func drillNodes(ctx context.Context, t *testing.T, env map[string]string) drillSetup {
 	t.Helper()
 	// Everything the drill needs, before anything starts: outside CI a
 	// missing program skips, in CI it fails (lookTool).
@@ -25,6 +33,7 @@ func drillNodes(ctx context.Context, t *testing.T, env map[string]string) ([]*No
 	rs := redistest.StartWithArgs(t)
 	hosts := []string{"hss-a.rcmhss.localdomain", "hss-b.rcmhss.localdomain"}
 	var nodes []*Node
+	var envs []map[string]string
 	var targets []relayTarget
 	for _, h := range hosts {
 		e := map[string]string{
@@ -37,6 +46,7 @@ func drillNodes(ctx context.Context, t *testing.T, env map[string]string) ([]*No
 		}
 		n := StartNode(t, NodeOptions{Env: e})
 		nodes = append(nodes, n)
+		envs = append(envs, e)
 		targets = append(targets, relayTarget{Host: h, Port: nodePort(t, n)})
 	}
 	const mme = "mme.drill.test"
@@ -45,7 +55,7 @@ func drillNodes(ctx context.Context, t *testing.T, env map[string]string) ([]*No
 		OriginHost: mme, OriginRealm: "drill.test",
 		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
 	})
-	return nodes, hosts, relay, peer
+	return drillSetup{Nodes: nodes, Hosts: hosts, Env: envs, Relay: relay, Peer: peer}
 }
 
 // TestDrillKillNode is the CI failover drill of issue 8: two rcmhss nodes on
@@ -61,7 +71,8 @@ func TestDrillKillNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nodes, hosts, relay, peer := drillNodes(ctx, t, nil)
+	d := drillNodes(ctx, t, nil)
+	nodes, hosts, relay, peer := d.Nodes, d.Hosts, d.Relay, d.Peer
 	subs := provisionDrill(ctx, t, nodes[0], 32)
 
 	load := &drillLoad{Peer: peer, Subs: subs, Workers: 8, Vectors: 1,

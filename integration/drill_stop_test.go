@@ -27,7 +27,8 @@ func TestDrillStopNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	nodes, hosts, relay, peer := drillNodes(ctx, t, map[string]string{"RCMHSS_DIAMETER_WATCHDOG_INTERVAL": "6s"})
+	d := drillNodes(ctx, t, map[string]string{"RCMHSS_DIAMETER_WATCHDOG_INTERVAL": "6s"})
+	nodes, hosts, relay, peer := d.Nodes, d.Hosts, d.Relay, d.Peer
 	subs := provisionDrill(ctx, t, nodes[0], 32)
 
 	// A peer of node A that never answers a DWR: the node must find out.
