@@ -513,10 +513,20 @@ func TestRetriedAcceptSameSealed(t *testing.T) {
 	if err != nil || !bytes.Equal(again.Sealed, sealed[0]) {
 		t.Fatalf("later retry: %v", err)
 	}
-	// Exactly one IMSI left the pool.
-	next, err := e.ps.AllocateNumber(provCtx, providerA, rcm.PoolIMSI, []rcm.NumberRange{{First: "001010000000001", Last: "001010000000003"}})
-	if err != nil || next != "001010000000002" {
-		t.Fatalf("next free IMSI %q, %v; want 001010000000002", next, err)
+	// Exactly one IMSI left the pool of three: two more can be allocated, then
+	// none. (Which one the winner holds depends on the race: a loser returns
+	// the IMSI it drew, so the lowest free one need not follow the winner's.)
+	pool := []rcm.NumberRange{{First: "001010000000001", Last: "001010000000003"}}
+	free := map[string]bool{}
+	for range 2 {
+		next, err := e.ps.AllocateNumber(provCtx, providerA, rcm.PoolIMSI, pool)
+		if err != nil || free[next] {
+			t.Fatalf("allocation after the accepts: %q, %v; want a fresh IMSI", next, err)
+		}
+		free[next] = true
+	}
+	if next, err := e.ps.AllocateNumber(provCtx, providerA, rcm.PoolIMSI, pool); !errors.Is(err, rcm.ErrPoolExhausted) {
+		t.Fatalf("third allocation %q, %v; want ErrPoolExhausted (the session holds one IMSI)", next, err)
 	}
 }
 
