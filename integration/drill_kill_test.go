@@ -21,8 +21,9 @@ type drillSetup struct {
 
 // drillNodes starts a redis-server and two rcmhss nodes on it, each with its
 // own Origin-Host, and a freeDiameter relay in front of them; env adds
-// RCMHSS_* overrides to both nodes.
-func drillNodes(ctx context.Context, t *testing.T, env map[string]string) drillSetup {
+// RCMHSS_* overrides to both nodes, perNode[i] to node i only (applied with
+// the redis-server's address available as redisAddr).
+func drillNodes(ctx context.Context, t *testing.T, env map[string]string, perNode ...func(redisAddr string) map[string]string) drillSetup {
 	t.Helper()
 	// Everything the drill needs, before anything starts: outside CI a
 	// missing program skips, in CI it fails (lookTool).
@@ -43,6 +44,11 @@ func drillNodes(ctx context.Context, t *testing.T, env map[string]string) drillS
 		}
 		for k, v := range env {
 			e[k] = v
+		}
+		if i := len(nodes); i < len(perNode) && perNode[i] != nil {
+			for k, v := range perNode[i](rs.Addr) {
+				e[k] = v
+			}
 		}
 		n := StartNode(t, NodeOptions{Env: e})
 		nodes = append(nodes, n)
