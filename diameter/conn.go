@@ -52,7 +52,16 @@ type conn struct {
 	sem      chan struct{}
 	inflight inflight
 
-	wmu sync.Mutex
+	// wmu guards the combined write queue (see write).
+	wmu        sync.Mutex
+	wdone      *sync.Cond // signalled when a flush ends
+	wq         []byte     // messages queued behind the flush in progress
+	wspare     []byte     // the previous queue, reused
+	flushing   bool
+	werr       error
+	closingW   atomic.Bool   // close is waiting for the flush: short deadlines
+	wake       chan struct{} // wakes writeLoop
+	writerGone bool
 
 	pendingMu sync.Mutex
 	pending   map[uint32]chan *diam.Message
@@ -72,7 +81,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 		sem:     make(chan struct{}, maxInFlightPerConn),
 		pending: make(map[uint32]chan *diam.Message),
 		done:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 	}
+	if c.network == "tcp" {
+		go c.writeLoop()
+	}
+	c.wdone = sync.NewCond(&c.wmu)
 	c.hbh.Store(uint32(time.Now().UnixNano()))
 	c.peer = PeerInfo{RemoteAddr: nc.RemoteAddr()}
 	return c
@@ -88,6 +102,11 @@ func (c *conn) close(reason string) {
 	c.closeOnce.Do(func() {
 		c.state.Store(int32(stateClosing))
 		close(c.done)
+		// Let a queued answer out, but do not wait a full writeTimeout on
+		// a peer that stopped reading.
+		c.closingW.Store(true)
+		c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		c.waitFlushed()
 		c.nc.Close()
 		p := c.info()
 		if p.OriginHost != "" {
@@ -244,17 +263,122 @@ func (c *conn) writeMessage(m *diam.Message) error {
 	return c.write(b)
 }
 
-// write sends one whole message; writes are serialized so that concurrent
-// answers never interleave on the stream.
+// write sends one whole message; concurrent answers never interleave on the
+// stream.
+//
+// On TCP the message is appended to the connection's write queue and the
+// connection's writer goroutine (writeLoop) is woken; the writer sends
+// everything queued in one syscall and sleeps when the queue is empty.
+// Under load this turns one write syscall per answer into one per batch
+// (the answers of every handler that finished while the previous write was
+// in the kernel), and costs one wake-up when the connection is idle. The
+// error of a failed write closes the connection; the callers that wrote
+// into it learn of it from the closed connection, as the peer does. SCTP
+// keeps one message per write: each Diameter message travels in its own
+// SCTP user message.
 func (c *conn) write(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err := c.nc.Write(b)
-	if err != nil {
-		c.close("write: " + err.Error())
+	if c.network != "tcp" {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := c.nc.Write(b)
+		if err != nil {
+			c.close("write: " + err.Error())
+		}
+		return err
 	}
-	return err
+	c.wmu.Lock()
+	if c.werr != nil {
+		err := c.werr
+		c.wmu.Unlock()
+		return err
+	}
+	c.wq = append(c.wq, b...)
+	c.flushing = true
+	c.wmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer is already awake and will see the queue
+	}
+	return nil
+}
+
+// writeLoop is the TCP connection's writer (see write). It stops once the
+// connection is closed and its queue is empty, or at the first write error.
+func (c *conn) writeLoop() {
+	var spare []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			// close waits for the queue with waitFlushed; a last wake may
+			// have been missed, so look once more.
+		}
+		c.wmu.Lock()
+		out := c.wq
+		c.wq = spare[:0]
+		if len(out) == 0 {
+			c.flushing = false
+			c.wdone.Broadcast()
+			c.wmu.Unlock()
+			select {
+			case <-c.done:
+				c.wmu.Lock()
+				c.writerGone = true
+				c.wdone.Broadcast()
+				c.wmu.Unlock()
+				return
+			default:
+			}
+			spare = out
+			continue
+		}
+		c.wmu.Unlock()
+		if c.closingW.Load() {
+			c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		} else {
+			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		}
+		_, err := c.nc.Write(out)
+		if cap(out) > maxWriteBuffer {
+			out = nil
+		}
+		spare = out[:0]
+		if err != nil {
+			c.wmu.Lock()
+			c.werr = err
+			c.wq = nil
+			c.flushing = false
+			c.writerGone = true
+			c.wdone.Broadcast()
+			c.wmu.Unlock()
+			c.close("write: " + err.Error())
+			return
+		}
+	}
+}
+
+// maxWriteBuffer is the largest write queue kept for reuse after a flush;
+// a burst beyond it is let go rather than pinned for the connection's life.
+const maxWriteBuffer = 256 << 10
+
+// closeFlushTimeout bounds how long closing a connection waits for the
+// answers already queued on it.
+const closeFlushTimeout = time.Second
+
+// waitFlushed waits until the write queue is empty, so that an answer queued
+// just before the connection is closed (a DPA, a CEA refusing the peer, a
+// protocol error) still goes out. Each write is bounded by a deadline, so
+// the wait is too.
+func (c *conn) waitFlushed() {
+	if c.network != "tcp" {
+		return
+	}
+	c.wmu.Lock()
+	for c.flushing && !c.writerGone {
+		c.wdone.Wait()
+	}
+	c.wmu.Unlock()
 }
 
 // handleCER runs the capabilities exchange (RFC 6733 5.3) and reports

@@ -23,7 +23,7 @@ func (s *Server) appIDs() []uint32 {
 }
 
 // handleRequest answers base protocol requests inline and hands application
-// requests to their own goroutine.
+// requests to a worker goroutine (see workers).
 func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Time) {
 	h := m.Header
 	// RFC 6733 3: a request with the E bit set is malformed (7.1.3 3008).
@@ -79,13 +79,7 @@ func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Tim
 		return
 	}
 	c.inflight.add()
-	go func() {
-		defer func() {
-			<-c.sem
-			c.inflight.done()
-		}()
-		c.dispatch(ctx, e, handler, m, recv)
-	}()
+	c.s.workers.submit(job{c: c, ctx: ctx, e: e, handler: handler, m: m, recv: recv})
 }
 
 // dispatch checks what the dictionary and RFC 6733 6.1 require of the

@@ -111,8 +111,9 @@ type Server struct {
 	flightMu sync.Mutex
 	flight   map[string]chan struct{} // requests being handled, by duplicate key
 
-	ready atomic.Bool
-	wg    sync.WaitGroup
+	ready   atomic.Bool
+	wg      sync.WaitGroup
+	workers *workers
 }
 
 type appEntry struct {
@@ -172,6 +173,7 @@ func NewServer(cfg Config, opts ...Option) (*Server, error) {
 		conns:         make(map[*conn]struct{}),
 		peers:         make(map[string]*conn),
 		flight:        make(map[string]chan struct{}),
+		workers:       newWorkers(),
 	}
 	// RFC 6733 3: the high 12 bits of the End-to-End Identifier are the low
 	// 12 bits of the current time, the rest starts random.
@@ -397,6 +399,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	defer s.workers.close()
 	select {
 	case <-done:
 		return nil
