@@ -164,6 +164,22 @@ func TestPeerDPR(t *testing.T) {
 	waitFor(t, func() bool { return len(f.srv.Peers()) == 0 })
 }
 
+// A peer that sends DPR but never closes the transport (RFC 6733 5.4 asks it
+// to) is closed by the server after a bounded wait.
+func TestPeerDPRWithoutClose(t *testing.T) {
+	f := startServer(t, nil, nil)
+	p := s6aPeer(t, f, "mme1.test")
+	waitFor(t, func() bool { return len(f.srv.Peers()) == 1 })
+	dpr := p.NewRequest(282, 0, "")
+	dpr.NewAVP(avp.DisconnectCause, avp.Mbit, 0, datatype.Enumerated(0))
+	dpa, err := p.Do(ctxT(t), dpr)
+	if err != nil || resultCode(t, dpa) != 2001 {
+		t.Fatalf("DPA %v, %v", dpa, err)
+	}
+	waitClosed(t, p)
+	waitFor(t, func() bool { return len(f.srv.Peers()) == 0 })
+}
+
 func TestShutdownSendsDPR(t *testing.T) {
 	f := startServer(t, nil, nil)
 	p := s6aPeer(t, f, "mme1.test")

@@ -13,6 +13,10 @@ import (
 	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
 )
 
+// dprCloseWait is how long a connection whose peer sent DPR stays open for
+// the peer to close it (RFC 6733 5.4) before the server closes it itself.
+const dprCloseWait = 2 * time.Second
+
 func (s *Server) appIDs() []uint32 {
 	ids := make([]uint32, 0, len(s.apps))
 	for id := range s.apps {
@@ -41,8 +45,9 @@ func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Tim
 			c.writeMessage(a)
 			return
 		case cmdDPR:
-			// RFC 6733 5.4.2: answer, then close once in-flight requests
-			// are answered.
+			// RFC 6733 5.4: answer; in-flight requests are still answered;
+			// "the receiver of the Disconnect-Peer-Answer initiates the
+			// transport disconnect", so close only if the peer does not.
 			c.state.Store(int32(stateClosing))
 			c.writeMessage(c.finish(m, NewAnswer(m, Success)))
 			c.s.log.Info("diameter: peer sent DPR", "peer", c.info().OriginHost)
@@ -50,6 +55,12 @@ func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Tim
 				wctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
 				defer cancel()
 				c.waitInflight(wctx)
+				t := time.NewTimer(dprCloseWait)
+				defer t.Stop()
+				select {
+				case <-c.done:
+				case <-t.C:
+				}
 				c.close("peer disconnected (DPR)")
 			}()
 			return

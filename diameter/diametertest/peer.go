@@ -377,7 +377,13 @@ func (p *Peer) Disconnect(ctx context.Context) (*diam.Message, error) {
 	dpr.NewAVP(avp.OriginHost, avp.Mbit, 0, datatype.DiameterIdentity(p.opts.OriginHost))
 	dpr.NewAVP(avp.OriginRealm, avp.Mbit, 0, datatype.DiameterIdentity(p.opts.OriginRealm))
 	dpr.NewAVP(avp.DisconnectCause, avp.Mbit, 0, datatype.Enumerated(0))
-	return p.Do(ctx, dpr)
+	dpa, err := p.Do(ctx, dpr)
+	if err == nil {
+		// RFC 6733 5.4: the receiver of the DPA initiates the transport
+		// disconnect.
+		p.Close()
+	}
+	return dpa, err
 }
 
 // ResultCode returns the Result-Code of m, or the Experimental-Result-Code,
