@@ -31,6 +31,9 @@ type Store struct {
 	cluster bool
 	// seqJump is Config.FailoverSEQJump (0: no failover guard).
 	seqJump uint64
+	// scripts runs the SQN reservation scripts: concurrent reservations
+	// share pipelines (auto_pipeline.go).
+	scripts *autoPipeline
 }
 
 var _ hss.Store = (*Store)(nil)
@@ -52,6 +55,7 @@ func New(ctx context.Context, cfg Config, sealer *hss.KeySealer) (*Store, error)
 		cluster: cfg.Cluster,
 		seqJump: cfg.FailoverSEQJump,
 	}
+	s.scripts = newAutoPipeline(s.rdb)
 	if err := s.Ping(ctx); err != nil {
 		_ = s.rdb.Close()
 		return nil, err

@@ -40,7 +40,7 @@ func (s *Store) reserve(ctx context.Context, op string, imsi hss.IMSI, node stri
 	if s.seqJump != 0 {
 		script, args = reserveGuardedScript, append(args, s.seqJump)
 	}
-	vals, err := script.Run(ctx, s.rdb, []string{s.key("sub:", imsi), s.key("sqn:", imsi)}, args...).Slice()
+	vals, err := script.Run(ctx, s.scripts, []string{s.key("sub:", imsi), s.key("sqn:", imsi)}, args...).Slice()
 	if err != nil {
 		return none, mapErr(op, err)
 	}
