@@ -1,7 +1,6 @@
 package diameter
 
 import (
-	"container/list"
 	"context"
 	"strconv"
 	"sync"
@@ -19,28 +18,42 @@ type DuplicateCache interface {
 }
 
 // duplicateKey is the RFC 6733 6.1.3 identity of a request: Origin-Host and
-// End-to-End Identifier together are unique for the duplicate window.
+// End-to-End Identifier together are unique for the duplicate window. It
+// is built with one allocation: every application request pays for it.
 func duplicateKey(originHost string, endToEnd uint32) string {
-	return originHost + "/" + strconv.FormatUint(uint64(endToEnd), 16)
+	var buf [256]byte
+	b := append(buf[:0], originHost...)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(endToEnd), 16)
+	return string(b)
 }
 
 // MemoryDuplicateCache is an in-process DuplicateCache bounded both in time
 // (entries expire after the TTL) and in size (least recently used entries
 // go first).
+//
+// Every answered request is Put, so Put is on the hot path: entries form an
+// intrusive LRU list (no list element besides the entry) and the entry an
+// eviction frees is reused by the Put that caused it, so a full cache
+// stores an answer without allocating anything but the map slot.
 type MemoryDuplicateCache struct {
 	ttl time.Duration
 	max int
 	now func() time.Time
 
 	mu    sync.Mutex
-	items map[string]*list.Element
-	order *list.List // front = most recently used
+	items map[string]*memoryEntry
+	// root is the sentinel of the LRU ring: root.next is the most recently
+	// used entry, root.prev the least.
+	root memoryEntry
+	n    int
 }
 
 type memoryEntry struct {
-	key     string
-	answer  []byte
-	expires time.Time
+	key        string
+	answer     []byte
+	expires    time.Time
+	prev, next *memoryEntry
 }
 
 // NewMemoryDuplicateCache returns a cache keeping at most maxEntries answers
@@ -49,25 +62,40 @@ func NewMemoryDuplicateCache(ttl time.Duration, maxEntries int) *MemoryDuplicate
 	if maxEntries <= 0 {
 		maxEntries = 100_000
 	}
-	return &MemoryDuplicateCache{ttl: ttl, max: maxEntries, now: time.Now,
-		items: make(map[string]*list.Element), order: list.New()}
+	c := &MemoryDuplicateCache{ttl: ttl, max: maxEntries, now: time.Now,
+		items: make(map[string]*memoryEntry)}
+	c.root.next, c.root.prev = &c.root, &c.root
+	return c
+}
+
+func (c *MemoryDuplicateCache) unlink(e *memoryEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	c.n--
+}
+
+func (c *MemoryDuplicateCache) pushFront(e *memoryEntry) {
+	e.prev, e.next = &c.root, c.root.next
+	c.root.next.prev = e
+	c.root.next = e
+	c.n++
 }
 
 // Get returns the answer stored for key if it has not expired.
 func (c *MemoryDuplicateCache) Get(_ context.Context, key string) ([]byte, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[key]
+	e, ok := c.items[key]
 	if !ok {
 		return nil, false, nil
 	}
-	e := el.Value.(*memoryEntry)
 	if !c.now().Before(e.expires) {
-		c.order.Remove(el)
+		c.unlink(e)
 		delete(c.items, key)
 		return nil, false, nil
 	}
-	c.order.MoveToFront(el)
+	c.unlink(e)
+	c.pushFront(e)
 	return e.answer, true, nil
 }
 
@@ -75,23 +103,31 @@ func (c *MemoryDuplicateCache) Get(_ context.Context, key string) ([]byte, bool,
 func (c *MemoryDuplicateCache) Put(_ context.Context, key string, answer []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	exp := c.now().Add(c.ttl)
-	if el, ok := c.items[key]; ok {
-		e := el.Value.(*memoryEntry)
+	now := c.now()
+	exp := now.Add(c.ttl)
+	if e, ok := c.items[key]; ok {
 		e.answer, e.expires = answer, exp
-		c.order.MoveToFront(el)
+		c.unlink(e)
+		c.pushFront(e)
 		return nil
 	}
-	c.items[key] = c.order.PushFront(&memoryEntry{key: key, answer: answer, expires: exp})
-	// Evict expired entries from the tail first, then by size.
-	for el := c.order.Back(); el != nil; el = c.order.Back() {
-		e := el.Value.(*memoryEntry)
-		if c.order.Len() <= c.max && c.now().Before(e.expires) {
+	// Evict expired entries from the tail first, then by size; keep one
+	// evicted entry for the new answer.
+	var free *memoryEntry
+	for e := c.root.prev; e != &c.root; e = c.root.prev {
+		if c.n < c.max && now.Before(e.expires) {
 			break
 		}
-		c.order.Remove(el)
+		c.unlink(e)
 		delete(c.items, e.key)
+		free = e
 	}
+	if free == nil {
+		free = new(memoryEntry)
+	}
+	*free = memoryEntry{key: key, answer: answer, expires: exp}
+	c.pushFront(free)
+	c.items[key] = free
 	return nil
 }
 
@@ -100,5 +136,5 @@ func (c *MemoryDuplicateCache) Put(_ context.Context, key string, answer []byte)
 func (c *MemoryDuplicateCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.order.Len()
+	return c.n
 }
