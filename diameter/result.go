@@ -218,6 +218,11 @@ func (e *AVPError) failedAVP(d *diamdict.Parser, appID uint32) *diam.AVP {
 	return diam.NewAVP(avp.FailedAVP, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{inner}})
 }
 
+// answerAVPs is the initial AVP capacity of an answer (see NewAnswer).
+const answerAVPs = 10
+
+var successResultCode = diam.NewAVP(avp.ResultCode, avp.Mbit, 0, datatype.Unsigned32(CodeSuccess))
+
 // SetResult adds r to m: a Result-Code, or an Experimental-Result grouping
 // Vendor-Id and Experimental-Result-Code (RFC 6733 7.6). A protocol error
 // (3xxx) also sets the E bit (RFC 6733 7.1.3).
@@ -227,6 +232,12 @@ func SetResult(m *diam.Message, r Result) {
 			diam.NewAVP(avp.VendorID, avp.Mbit, 0, datatype.Unsigned32(r.VendorID)),
 			diam.NewAVP(avp.ExperimentalResultCode, avp.Mbit, 0, datatype.Unsigned32(r.Code)),
 		}}))
+		return
+	}
+	if r == Success {
+		// Most answers are successes: they share one Result-Code AVP, which
+		// is only ever serialized.
+		m.AddAVP(successResultCode)
 		return
 	}
 	m.AddAVP(diam.NewAVP(avp.ResultCode, avp.Mbit, 0, datatype.Unsigned32(r.Code)))
@@ -245,6 +256,10 @@ func NewAnswer(req *diam.Message, r Result) *diam.Message {
 		req.Header.CommandFlags&diam.ProxiableFlag,
 		req.Header.ApplicationID, req.Header.HopByHopID, req.Header.EndToEndID,
 		req.Dictionary())
+	// Room for what an answer usually gets (Session-Id, result, the
+	// application's AVPs, Origin-Host/Realm): one allocation instead of the
+	// slice growing four times.
+	a.AVP = make([]*diam.AVP, 0, answerAVPs)
 	if sid := findTop(req, avp.SessionID, 0); sid != nil {
 		a.AddAVP(sid)
 	}

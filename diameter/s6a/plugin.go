@@ -161,9 +161,16 @@ func (p *Plugin) errorAnswer(ctx context.Context, req *diameter.Request, cmd str
 }
 
 func addAppAVPs(m *diam.Message) {
-	m.AddAVP(vendorSpecificAppID())
-	m.AddAVP(diam.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained)))
+	m.AddAVP(answerVendorSpecificAppID)
+	m.AddAVP(answerAuthSessionState)
 }
+
+// The AVPs every S6a answer carries are built once and shared between
+// answers: an AVP in a message is only ever serialized, never modified.
+var (
+	answerVendorSpecificAppID = vendorSpecificAppID()
+	answerAuthSessionState    = diam.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
+)
 
 func vendorSpecificAppID() *diam.AVP {
 	return diam.NewAVP(avp.VendorSpecificApplicationID, flagsM, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
