@@ -33,6 +33,7 @@ type Config struct {
 	SWx       SWxSection       `mapstructure:"swx"`
 	S13       S13Section       `mapstructure:"s13"`
 	Telemetry TelemetrySection `mapstructure:"telemetry"`
+	RCM       RCMSection       `mapstructure:"rcm"`
 	Log       LogSection       `mapstructure:"log"`
 
 	// File is the configuration file read, "" when only defaults and the
@@ -195,6 +196,12 @@ var defaults = map[string]any{
 	"log.level":                     "info",
 }
 
+func init() {
+	for k, v := range rcmDefaults {
+		defaults[k] = v
+	}
+}
+
 // ErrConfig wraps every configuration problem.
 var ErrConfig = errors.New("invalid configuration")
 
@@ -243,6 +250,9 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	// An env var holding "a,b" reaches a list key as one string; split it.
 	c.Diameter.Listen = splitList(c.Diameter.Listen)
 	c.HSS.HomePLMNs = splitList(c.HSS.HomePLMNs)
+	c.RCM.GuestRanges = splitList(c.RCM.GuestRanges)
+	c.RCM.VendorCAFiles = splitList(c.RCM.VendorCAFiles)
+	c.RCM.VendorTACs = splitList(c.RCM.VendorTACs)
 	return c, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rcmhss/rcmhss/diameter/swx"
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/hss/admin"
+	"github.com/rcmhss/rcmhss/rcm"
 )
 
 // devToken is the admin token of configs/rcmhss.yaml. It is published in the
@@ -40,6 +41,7 @@ type server struct {
 	svc     *hss.HSS
 	diam    *diameter.Server
 	s6a     *s6a.Plugin
+	rcm     *rcmPart
 	http    *http.Server
 	adminLn net.Listener
 	// ready is false until everything listens and again from the start of
@@ -146,6 +148,15 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if cfg.S13.Enabled {
 		errs = append(errs, cfg.eirConfig().Validate())
 	}
+	var rcmCfg rcm.Config
+	if cfg.RCM.Enabled {
+		var err error
+		rcmCfg, err = cfg.rcmConfig()
+		errs = append(errs, err)
+		if !cfg.S6a.Enabled {
+			errs = append(errs, fmt.Errorf("config: rcm.enabled: needs s6a.enabled (RCM extends S6a): %w", ErrConfig))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -191,6 +202,13 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.RCM.Enabled {
+		if s.rcm, err = newRCMPart(ctx, cfg, rcmCfg, backend, s, log); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, s.rcm.close)
+		s6cfg.Extension = s.rcm.ext
+	}
 	if cfg.S6a.Enabled {
 		s.s6a = s6a.New(s6cfg, backend, s.diam, log)
 		if err := s.diam.Register(s.s6a); err != nil {
@@ -233,7 +251,14 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 // health, all counted by route and status.
 func (s *server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", admin.NewHandler(s.svc, admin.Options{Token: s.cfg.Admin.Token, Logger: s.log}))
+	var subscribers admin.Service = s.svc
+	if s.rcm != nil {
+		// Guest IMSIs are never subscribers (docs/rcm.md).
+		subscribers = admin.GuestGuard(s.svc, s.rcm.svc.IsGuest)
+		mux.Handle("/v1/rcm/", rcm.NewAdminHandler(s.rcm.svc, s.cfg.Admin.Token,
+			rcm.WithCanceller(s.rcm.ext), rcm.WithAdminLogger(s.log)))
+	}
+	mux.Handle("/v1/", admin.NewHandler(subscribers, admin.Options{Token: s.cfg.Admin.Token, Logger: s.log}))
 	// The EIR lists are served whether or not S13 is on, so that they can be
 	// filled before the application is switched on.
 	mux.Handle("/v1/eir/", admin.NewEIRHandler(s.eir, s.cfg.Admin.Token))
@@ -287,13 +312,16 @@ func (s *server) run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
+	if s.rcm != nil {
+		s.rcm.start(s.log)
+	}
 	s.ready.Store(true)
 	diamAddrs := make([]string, 0)
 	for _, a := range s.diam.Addrs() {
 		diamAddrs = append(diamAddrs, a.Network()+"://"+a.String())
 	}
 	s.log.Info("rcmhss: ready", "version", version(), "admin_addr", ln.Addr().String(),
-		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "swx", s.cfg.SWx.Enabled, "s13", s.cfg.S13.Enabled)
+		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "rcm", s.cfg.RCM.Enabled, "swx", s.cfg.SWx.Enabled, "s13", s.cfg.S13.Enabled)
 
 	var runErr error
 	select {
@@ -318,6 +346,12 @@ func (s *server) shutdown() error {
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("admin: shutdown: %w", err))
+	}
+	if s.rcm != nil {
+		// No more expiry CLRs once the peers are about to be told goodbye.
+		if err := s.rcm.shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("rcm: close: %w", err))
+		}
 	}
 	if s.s6a != nil {
 		if err := s.s6a.Close(ctx); err != nil {
