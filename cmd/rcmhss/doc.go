@@ -8,7 +8,9 @@
 // variable. The files: config.go loads and checks the configuration (the only
 // user of viper); run.go converts it into each package's typed Config, builds
 // the graph, serves and shuts down in order (RFC 6733 5.4 DPR to every peer);
-// store.go picks the store; telemetry.go sets up OpenTelemetry (Prometheus
+// store.go picks the store; rcm.go builds Remote Credential Management (the
+// rcm section: guest range, RCM signing identity, its store, the S6a
+// extension, docs/rcm.md) when rcm.enabled; telemetry.go sets up OpenTelemetry (Prometheus
 // exporter on a private registry, OTLP/gRPC traces) and the metrics that wrap
 // domain calls.
 package main
