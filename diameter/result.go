@@ -137,9 +137,11 @@ var ResultTable = []ResultRule{
 	{is(hss.ErrRATNotAllowed), experimental3GPP(CodeRATNotAllowed)},
 	{is(hss.ErrRoamingNotAllowed), experimental3GPP(CodeRoamingNotAllowed)},
 	// TS 29.272 5.2.3.1.3: no vectors can be produced right now; transient.
-	{is(hss.ErrAuthDataUnavailable), Result{Code: CodeAuthenticationDataUnavailable}},
+	// 4181 is a 3GPP Experimental-Result-Code (TS 29.272 7.4.4.1), not a
+	// base Result-Code.
+	{is(hss.ErrAuthDataUnavailable), experimental3GPP(CodeAuthenticationDataUnavailable)},
 	// TS 33.102 6.3.5: a resync whose MAC-S fails is answered like missing data.
-	{is(hss.ErrResyncFailed), Result{Code: CodeAuthenticationDataUnavailable}},
+	{is(hss.ErrResyncFailed), experimental3GPP(CodeAuthenticationDataUnavailable)},
 	// SWx, TS 29.273 8.1.2.1.1 / 8.1.2.2.1.
 	{is(hss.ErrNoNon3GPPSubscription), experimental3GPP(CodeUserNoNon3GPPSubscription)},
 	{is(hss.ErrIdentityAlreadyRegistered), experimental3GPP(CodeIdentityAlreadyRegistered)},

@@ -156,7 +156,7 @@ func airBadResync(t *testing.T, e *env) {
 	req := airWithResync(rand, a)
 	ans := e.do(t, req)
 	checkHead(t, req, ans)
-	wantResult(t, ans, diameter.Result{Code: diameter.CodeAuthenticationDataUnavailable})
+	wantResult(t, ans, diameter.Result{Code: diameter.CodeAuthenticationDataUnavailable, Experimental: true, VendorID: diameter.VendorID3GPP})
 	if find(ans.AVP, codeAuthenticationInfo, VendorID) != nil {
 		t.Error("failed AIA carries Authentication-Info")
 	}

@@ -220,7 +220,7 @@ func marResync(t *testing.T, c *cluster) {
 	bad := auts(rand, hss.ComposeSQN(5000, 1, indBits))
 	bad[13] ^= 1
 	ans = c.do(t, marRequest(aaa1, testIMSI, SchemeEAPAKA, 1, "", oct(codeSIPAuthorization, string(rand[:])+string(bad[:]))))
-	wantResult(t, ans, diameter.Result{Code: diameter.CodeAuthenticationDataUnavailable})
+	wantResult(t, ans, diameter.Result{Code: diameter.CodeAuthenticationDataUnavailable, Experimental: true, VendorID: diameter.VendorID3GPP})
 
 	const seqMS = 1000
 	a := auts(rand, hss.ComposeSQN(seqMS, 1, indBits))
