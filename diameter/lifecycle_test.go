@@ -100,6 +100,13 @@ func TestSendFailsWhenPeerGoesAway(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("unanswered Send: %v, want deadline exceeded", err)
 	}
+	// Take that first CLR off the peer's queue, so that the one awaited below
+	// is the second Send's, in flight when the peer closes.
+	select {
+	case <-p.Received():
+	case <-time.After(10 * time.Second):
+		t.Fatal("first CLR not received")
+	}
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
