@@ -46,7 +46,7 @@ const (
 )
 
 // AdminRoutes lists the RCM admin API's routes as net/http ServeMux patterns;
-// docs/openapi-rcm.yaml documents exactly these.
+// docs/openapi.yaml documents exactly these (with the other admin routes).
 func AdminRoutes() []string {
 	return []string{
 		"GET /v1/rcm/profiles",

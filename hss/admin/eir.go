@@ -11,7 +11,7 @@ import (
 )
 
 // EIRRoutes lists the routes of the EIR list API (NewEIRHandler) as
-// net/http ServeMux patterns; docs/openapi-eir.yaml documents exactly these.
+// net/http ServeMux patterns; docs/openapi.yaml documents exactly these (with the other admin routes).
 func EIRRoutes() []string {
 	return []string{
 		"GET /v1/eir/entries",

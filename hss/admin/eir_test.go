@@ -6,13 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/hss/admin"
@@ -158,38 +154,5 @@ func TestEIRStoreUnavailable(t *testing.T) {
 	r := eirDo(t, srv, "GET", "/v1/eir/entries", "", eirToken)
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "store unavailable") {
 		t.Errorf("closed store: %d %s", r.status, r.body)
-	}
-}
-
-// docs/openapi-eir.yaml documents every EIR route, and nothing else.
-func TestEIROpenAPIMatchesRoutes(t *testing.T) {
-	data, err := os.ReadFile("../../docs/openapi-eir.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		OpenAPI string                    `yaml:"openapi"`
-		Paths   map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var documented []string
-	for path, item := range doc.Paths {
-		for method, op := range item {
-			if method == "parameters" {
-				continue
-			}
-			if m, _ := op.(map[string]any); m["responses"] == nil {
-				t.Errorf("%s %s has no responses", method, path)
-			}
-			documented = append(documented, strings.ToUpper(method)+" "+path)
-		}
-	}
-	routes := admin.EIRRoutes()
-	slices.Sort(documented)
-	slices.Sort(routes)
-	if !strings.HasPrefix(doc.OpenAPI, "3.1") || !slices.Equal(documented, routes) {
-		t.Fatalf("openapi-eir (%s) documents\n  %q\nthe handler serves\n  %q", doc.OpenAPI, documented, routes)
 	}
 }
