@@ -108,3 +108,68 @@ func BenchmarkServeAIRLike(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkServeAIRLikePipelined keeps 128 requests in flight on one
+// connection, as an MME under load does: it measures the server's
+// throughput path, where answers written together share syscalls.
+func BenchmarkServeAIRLikePipelined(b *testing.B) {
+	srv, err := NewServer(Config{Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: "hss.test", OriginRealm: "test", AllowLoopback: true},
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Register(benchApp{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	nc, br := rawPeer(b, srv.Addrs()[0].String(), "mmep.test")
+	req := seedAIR(b)
+	const window = 128
+	credits := make(chan struct{}, window)
+	for range window {
+		credits <- struct{}{}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 0, 4096)
+		for i := 0; i < b.N; i++ {
+			if _, err := readFrame(br, buf); err != nil {
+				done <- err
+				return
+			}
+			credits <- struct{}{}
+		}
+		done <- nil
+	}()
+	bw := bufio.NewWriterSize(nc, 64<<10)
+	msg := append([]byte(nil), req...)
+	for i := 0; i < b.N; i++ {
+		select {
+		case <-credits:
+		default:
+			if err := bw.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			<-credits
+		}
+		binary.BigEndian.PutUint32(msg[12:16], uint32(i))
+		binary.BigEndian.PutUint32(msg[16:20], uint32(i))
+		bw.Write(msg)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -91,6 +91,10 @@ func decodeHeader(b []byte) *diam.Header {
 	}
 }
 
+// identities is the process-wide intern table of the DiameterIdentity
+// values DecodeMessage decodes (see avpDecoder).
+var identities internTable
+
 // DecodeMessage decodes one complete frame (header and AVPs) with dictionary
 // d. Unlike diam.ReadMessage it does not need the command in the dictionary
 // (an unknown command must still be answered 3001/3007) and it validates every
@@ -133,6 +137,7 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 		m = diam.NewMessage(h.CommandCode, h.CommandFlags, h.ApplicationID, h.HopByHopID, h.EndToEndID, d)
 	}
 	m.AVP = make([]*diam.AVP, 0, n)
+	x := avpDecoder{d: d, app: dictApp, body: string(body), arena: make([]diam.AVP, n+4), intern: &identities}
 	defer func() {
 		// validateAVPs should have caught every shape go-diameter cannot
 		// decode; this keeps a decoder bug from taking the server down.
@@ -144,6 +149,11 @@ func DecodeMessage(frame []byte, d *diamdict.Parser) (m *diam.Message, err error
 	}()
 	for off := 0; off < len(body); {
 		l := int(uint24(body[off+5 : off+8]))
+		if a, ok := x.decode(off, l, 0); ok {
+			m.AddAVP(a)
+			off += pad4(l)
+			continue
+		}
 		a, derr := diam.DecodeAVP(body[off:off+l], dictApp, d)
 		if derr != nil {
 			// Only a value that does not fit its type gets here (validateAVPs
