@@ -81,6 +81,12 @@ type RedisSection struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	ReadTimeout time.Duration `mapstructure:"read_timeout"`
 	PoolSize    int           `mapstructure:"pool_size"`
+	// FailoverSEQJump turns on the failover guard (docs/FAILOVER.md): the
+	// first SQN reservation of a subscriber on a Redis primary other than the
+	// one that made its previous reservation first moves SEQ forward by this
+	// many steps, so that a reservation lost with asynchronous replication is
+	// never issued again. 0 turns the guard off.
+	FailoverSEQJump uint64 `mapstructure:"failover_seq_jump"`
 }
 
 // Addrs splits Addr.
@@ -156,27 +162,32 @@ type LogSection struct {
 // (no token, no plaintext keys): the lab file configs/rcmhss.yaml relaxes them.
 // Every key is listed so that every key can be overridden from the environment.
 var defaults = map[string]any{
-	"diameter.listen":               []string{"tcp://127.0.0.1:3868", "sctp://127.0.0.1:3868"},
-	"diameter.origin_host":          "hss.rcmhss.localdomain",
-	"diameter.origin_realm":         "rcmhss.localdomain",
-	"diameter.product_name":         "rcmhss",
-	"diameter.allowed_peers":        []any{},
-	"diameter.allow_loopback":       false,
-	"diameter.watchdog_interval":    "30s",
-	"diameter.request_timeout":      "10s",
-	"diameter.duplicate_ttl":        "60s",
-	"admin.listen":                  "127.0.0.1:8080",
-	"admin.token":                   "",
-	"redis.addr":                    "",
-	"redis.master_name":             "",
-	"redis.username":                "",
-	"redis.password":                "",
-	"redis.db":                      0,
-	"redis.cluster":                 false,
-	"redis.key_prefix":              "rcmhss:",
-	"redis.dial_timeout":            "5s",
-	"redis.read_timeout":            "3s",
-	"redis.pool_size":               0,
+	"diameter.listen":            []string{"tcp://127.0.0.1:3868", "sctp://127.0.0.1:3868"},
+	"diameter.origin_host":       "hss.rcmhss.localdomain",
+	"diameter.origin_realm":      "rcmhss.localdomain",
+	"diameter.product_name":      "rcmhss",
+	"diameter.allowed_peers":     []any{},
+	"diameter.allow_loopback":    false,
+	"diameter.watchdog_interval": "30s",
+	"diameter.request_timeout":   "10s",
+	"diameter.duplicate_ttl":     "60s",
+	"admin.listen":               "127.0.0.1:8080",
+	"admin.token":                "",
+	"redis.addr":                 "",
+	"redis.master_name":          "",
+	"redis.username":             "",
+	"redis.password":             "",
+	"redis.db":                   0,
+	"redis.cluster":              false,
+	"redis.key_prefix":           "rcmhss:",
+	"redis.dial_timeout":         "5s",
+	"redis.read_timeout":         "3s",
+	"redis.pool_size":            0,
+	// On by default: an SQN issued twice breaks TS 33.102's replay
+	// protection, which matters more than the guard's ~20 µs of Redis CPU per
+	// reservation. 4096 exceeds by far the reservations one subscriber gets
+	// during a replication lag and stays 2^16 times below Delta (2^28).
+	"redis.failover_seq_jump":       uint64(4096),
 	"hss.max_vectors":               32,
 	"hss.sqn.ind_bits":              5,
 	"hss.sqn.delta":                 uint64(1) << 28,
@@ -197,8 +208,10 @@ var defaults = map[string]any{
 }
 
 func init() {
-	for k, v := range rcmDefaults {
-		defaults[k] = v
+	for _, m := range []map[string]any{rcmDefaults, rcmProvisioningDefaults} {
+		for k, v := range m {
+			defaults[k] = v
+		}
 	}
 }
 
@@ -253,6 +266,7 @@ func LoadConfig(path string, explicit bool) (Config, error) {
 	c.RCM.GuestRanges = splitList(c.RCM.GuestRanges)
 	c.RCM.VendorCAFiles = splitList(c.RCM.VendorCAFiles)
 	c.RCM.VendorTACs = splitList(c.RCM.VendorTACs)
+	c.RCM = c.RCM.withDemo()
 	return c, nil
 }
 

@@ -17,8 +17,6 @@ import (
 	"github.com/rcmhss/rcmhss/diameter/rcmext"
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/rcm"
-	rcmmem "github.com/rcmhss/rcmhss/rcm/memstore"
-	rcmredis "github.com/rcmhss/rcmhss/rcm/redisstore"
 )
 
 // RCMSection configures Remote Credential Management (docs/rcm.md,
@@ -52,6 +50,14 @@ type RCMSection struct {
 	VendorCAFiles  []string      `mapstructure:"vendor_ca_files"`
 	VendorTACs     []string      `mapstructure:"vendor_tacs"`
 	ExpiryInterval time.Duration `mapstructure:"expiry_interval"`
+	// Provisioning is the RCM provisioning server (rcm_provisioning.go).
+	Provisioning RCMProvisioningSection `mapstructure:"provisioning"`
+	// Demo seeds, at start, the demo provider, profile and offers
+	// (rcm.SeedDemo) trusting the vendor CA of DemoDir, a directory written
+	// by `rcmdevice pki`, and takes every unset RCM file and guest setting
+	// from the demo (RCMSection.withDemo). Lab only: the demo keys are public.
+	Demo    bool   `mapstructure:"demo"`
+	DemoDir string `mapstructure:"demo_dir"`
 }
 
 // rcmDefaults are merged into defaults (config.go).
@@ -188,20 +194,6 @@ func readPEMCerts(path string) ([][]byte, error) {
 	return out, nil
 }
 
-// openRCMStore is the RCM state beside the hss store: Redis when redis.addr
-// is set (same deployment and key prefix), else embedded.
-func openRCMStore(ctx context.Context, c Config, log *slog.Logger) (rcm.Store, func() error, error) {
-	if len(c.Redis.Addrs()) == 0 {
-		return rcmmem.New(), func() error { return nil }, nil
-	}
-	st, err := rcmredis.Open(ctx, c.redisConfig())
-	if err != nil {
-		return nil, nil, err
-	}
-	log.Info("rcm store: redis")
-	return st, st.Close, nil
-}
-
 // seedVendorProfile creates or replaces the "config" device profile from
 // rcm.vendor_ca_files and rcm.vendor_tacs.
 func seedVendorProfile(ctx context.Context, st rcm.Store, r RCMSection) error {
@@ -228,14 +220,19 @@ func seedVendorProfile(ctx context.Context, st rcm.Store, r RCMSection) error {
 
 // rcmPart is the RCM graph of the server.
 type rcmPart struct {
-	svc   *rcm.Service
-	ext   *rcmext.Extension
-	close func() error
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
+	svc    *rcm.Service
+	ext    *rcmext.Extension
+	stores rcmStores
+	// prov and provSrv are nil unless rcm.provisioning.enabled.
+	prov    *rcm.Provisioner
+	provSrv *provisioningServer
+	close   func() error
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 }
 
-// start runs binding expiry until stop.
+// start runs binding expiry, and session expiry when the provisioning
+// server is on, until stop.
 func (p *rcmPart) start(log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
@@ -246,6 +243,16 @@ func (p *rcmPart) start(log *slog.Logger) {
 			log.Error("rcm: binding expiry stopped", "err", err)
 		}
 	}()
+	if p.prov != nil {
+		pc := p.provSrv.cfg
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := p.prov.RunExpiry(ctx, pc.ExpiryInterval, pc.ExpiryBatch); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("rcm: session expiry stopped", "err", err)
+			}
+		}()
+	}
 }
 
 func (p *rcmPart) shutdown() error {
@@ -256,23 +263,32 @@ func (p *rcmPart) shutdown() error {
 	return p.close()
 }
 
-// newRCMPart builds the RCM service, its store and the S6a extension.
-func newRCMPart(ctx context.Context, c Config, rc rcm.Config, vectors rcmext.Vectors, s *server, log *slog.Logger) (_ *rcmPart, err error) {
+// newRCMPart builds the RCM service, its stores and the S6a extension, and
+// the provisioning server when enabled: its Provisioner creates subscribers
+// through sub (the HSS) and detaches guests with the extension's CLR.
+func newRCMPart(ctx context.Context, c Config, rc rcm.Config, vectors rcmext.Vectors, s *server,
+	sub rcm.SubscriberCreator, sealer *hss.KeySealer, log *slog.Logger) (_ *rcmPart, err error) {
 	id, err := loadRCMIdentity(c.RCM.SigningKeyFile, c.RCM.SigningCertFile)
 	if err != nil {
 		return nil, err
 	}
-	st, closeStore, err := openRCMStore(ctx, c, log)
+	stores, err := openRCMStores(ctx, c, sealer, log)
 	if err != nil {
 		return nil, err
 	}
+	st := stores.rcm
 	defer func() {
 		if err != nil {
-			_ = closeStore()
+			_ = stores.close()
 		}
 	}()
 	if err := seedVendorProfile(ctx, st, c.RCM); err != nil {
 		return nil, err
+	}
+	if c.RCM.Demo {
+		if err := seedDemo(ctx, c.RCM, st, stores.prov, log); err != nil {
+			return nil, err
+		}
 	}
 	svc, err := rcm.NewService(rc, st, id, log)
 	if err != nil {
@@ -282,6 +298,21 @@ func newRCMPart(ctx context.Context, c Config, rc rcm.Config, vectors rcmext.Vec
 	if err != nil {
 		return nil, err
 	}
-	log.Info("rcm: enabled", "guest_ranges", len(rc.Guest.Ranges), "compat", rc.Compat, "vendor_id", c.rcmextConfig().VendorID)
-	return &rcmPart{svc: svc, ext: ext, close: closeStore}, nil
+	part := &rcmPart{svc: svc, ext: ext, stores: stores, close: stores.close}
+	if pc := c.RCM.Provisioning; pc.Enabled {
+		cfg := rcm.DefaultProvisioningConfig()
+		cfg.SessionLifetime = pc.SessionLifetime
+		// Compat mode serves guests without the bootstrap, so there may be
+		// no binding: mutual TLS is then the device authentication.
+		cfg.RequireBinding = !rc.Compat
+		if part.prov, err = rcm.NewProvisioner(cfg, rc, st, stores.prov, sub, rcm.DetacherFunc(ext.CancelBinding), sealer, log); err != nil {
+			return nil, err
+		}
+		if part.provSrv, err = newProvisioningServer(pc, part.prov, log); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("rcm: enabled", "guest_ranges", len(rc.Guest.Ranges), "compat", rc.Compat, "vendor_id", c.rcmextConfig().VendorID,
+		"provisioning", c.RCM.Provisioning.Enabled, "demo", c.RCM.Demo)
+	return part, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rcmhss/rcmhss/diameter/swx"
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/hss/admin"
+	"github.com/rcmhss/rcmhss/hss/redisstore"
 	"github.com/rcmhss/rcmhss/rcm"
 )
 
@@ -157,6 +158,7 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 			errs = append(errs, fmt.Errorf("config: rcm.enabled: needs s6a.enabled (RCM extends S6a): %w", ErrConfig))
 		}
 	}
+	errs = append(errs, cfg.validateProvisioning())
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -193,8 +195,19 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if s.svc, err = hss.New(hcfg, s.store, hss.WithLogger(log)); err != nil {
 		return nil, err
 	}
-	s.diam, err = diameter.NewServer(dcfg, diameter.WithLogger(log),
-		diameter.WithMeterProvider(s.tel.mp), diameter.WithTracerProvider(s.tel.tp))
+	dopts := []diameter.Option{diameter.WithLogger(log),
+		diameter.WithMeterProvider(s.tel.mp), diameter.WithTracerProvider(s.tel.tp)}
+	if rs, ok := store.(*redisstore.Store); ok {
+		// Answers shared through Redis: a retransmission (T flag, RFC 6733
+		// 5.5.4) that a relay sends to another node is answered from the
+		// first node's answer instead of running the request twice.
+		dc, err := rs.NewDuplicateCache(dcfg.DuplicateTTL)
+		if err != nil {
+			return nil, err
+		}
+		dopts = append(dopts, diameter.WithDuplicateCache(dc))
+	}
+	s.diam, err = diameter.NewServer(dcfg, dopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +216,7 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		return nil, err
 	}
 	if cfg.RCM.Enabled {
-		if s.rcm, err = newRCMPart(ctx, cfg, rcmCfg, backend, s, log); err != nil {
+		if s.rcm, err = newRCMPart(ctx, cfg, rcmCfg, backend, s, s.svc, sealer, log); err != nil {
 			return nil, err
 		}
 		cleanup = append(cleanup, s.rcm.close)
@@ -257,6 +270,14 @@ func (s *server) routes() (http.Handler, error) {
 		subscribers = admin.GuestGuard(s.svc, s.rcm.svc.IsGuest)
 		mux.Handle("/v1/rcm/", rcm.NewAdminHandler(s.rcm.svc, s.cfg.Admin.Token,
 			rcm.WithCanceller(s.rcm.ext), rcm.WithAdminLogger(s.log)))
+		if s.rcm.prov != nil {
+			// Credential providers: the operator token (the admin token)
+			// creates them; each then manages its own records with its own
+			// token (docs/rcm-provisioning.md).
+			providers := rcm.NewProviderAdminHandler(s.rcm.stores.prov, s.rcm.stores.rcm, s.cfg.Admin.Token, s.log)
+			mux.Handle("/v1/providers", providers)
+			mux.Handle("/v1/providers/", providers)
+		}
 	}
 	mux.Handle("/v1/", admin.NewHandler(subscribers, admin.Options{Token: s.cfg.Admin.Token, Logger: s.log}))
 	// The EIR lists are served whether or not S13 is on, so that they can be
@@ -285,6 +306,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.diam.Ready() {
 		body["diameter"], status = "not listening", http.StatusServiceUnavailable
 	}
+	if s.rcm != nil && s.rcm.provSrv != nil {
+		body["rcm_provisioning"] = "ok"
+		if !s.rcm.provSrv.serving.Load() {
+			body["rcm_provisioning"], status = "not listening", http.StatusServiceUnavailable
+		}
+	}
 	if !s.ready.Load() {
 		status = http.StatusServiceUnavailable
 	}
@@ -307,11 +334,30 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("admin: listen %s: %w", s.cfg.Admin.Listen, err), s.closeStore())
 	}
-	if err := s.diam.Start(); err != nil {
-		return errors.Join(err, ln.Close(), s.closeStore())
+	var provLn net.Listener
+	if s.rcm != nil && s.rcm.provSrv != nil {
+		if provLn, err = s.rcm.provSrv.listen(); err != nil {
+			return errors.Join(err, ln.Close(), s.closeStore())
+		}
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.http.Serve(ln) }()
+	if err := s.diam.Start(); err != nil {
+		errs := []error{err, ln.Close(), s.closeStore()}
+		if provLn != nil {
+			errs = append(errs, provLn.Close())
+		}
+		return errors.Join(errs...)
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- fmt.Errorf("admin: serve: %w", s.http.Serve(ln)) }()
+	provAddr := ""
+	if provLn != nil {
+		provAddr = provLn.Addr().String()
+		go func() {
+			if err := s.rcm.provSrv.serve(provLn); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
 	if s.rcm != nil {
 		s.rcm.start(s.log)
 	}
@@ -321,15 +367,15 @@ func (s *server) run(ctx context.Context) error {
 		diamAddrs = append(diamAddrs, a.Network()+"://"+a.String())
 	}
 	s.log.Info("rcmhss: ready", "version", version(), "admin_addr", ln.Addr().String(),
-		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "rcm", s.cfg.RCM.Enabled, "swx", s.cfg.SWx.Enabled, "s13", s.cfg.S13.Enabled)
+		"diameter_addrs", diamAddrs, "store", storeKind(s.cfg.Redis), "s6a", s.cfg.S6a.Enabled, "rcm", s.cfg.RCM.Enabled, "rcm_provisioning_addr", provAddr, "swx", s.cfg.SWx.Enabled, "s13", s.cfg.S13.Enabled)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 		s.log.Info("rcmhss: shutting down", "cause", context.Cause(ctx).Error())
 	case err := <-serveErr:
-		runErr = fmt.Errorf("admin: serve: %w", err)
-		s.log.Error("rcmhss: admin listener failed, shutting down", "err", err)
+		runErr = err
+		s.log.Error("rcmhss: a listener failed, shutting down", "err", err)
 	}
 	return errors.Join(runErr, s.shutdown())
 }
@@ -346,6 +392,13 @@ func (s *server) shutdown() error {
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("admin: shutdown: %w", err))
+	}
+	if s.rcm != nil && s.rcm.provSrv != nil {
+		// Confirmations in flight finish (their swap and CLR included)
+		// before the Diameter peers are told goodbye.
+		if err := s.rcm.provSrv.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.rcm != nil {
 		// No more expiry CLRs once the peers are about to be told goodbye.

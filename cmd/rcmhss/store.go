@@ -20,6 +20,7 @@ func (c Config) redisConfig() redisstore.Config {
 		Addrs: r.Addrs(), MasterName: r.MasterName, Username: r.Username, Password: r.Password,
 		DB: r.DB, Cluster: r.Cluster, KeyPrefix: r.KeyPrefix,
 		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, PoolSize: r.PoolSize,
+		FailoverSEQJump: r.FailoverSEQJump,
 	}
 }
 
