@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,13 +28,19 @@ type autoPipeline struct {
 	mu      sync.Mutex
 	queue   []*pipelinedCall
 	running int
+
+	shared atomic.Uint64 // calls that went out in a pipeline of two or more
 }
 
 type pipelinedCall struct {
 	ctx  context.Context
 	cmd  *redis.Cmd
-	done chan struct{}
+	done chan struct{} // one value when cmd has its reply
 }
+
+// calls recycles pipelinedCalls (and their channels): a reservation then
+// costs no allocation beyond the command itself.
+var calls = sync.Pool{New: func() any { return &pipelinedCall{done: make(chan struct{}, 1)} }}
 
 var _ redis.Scripter = (*autoPipeline)(nil)
 
@@ -56,7 +63,8 @@ func (p *autoPipeline) EvalSha(ctx context.Context, sha1 string, keys []string, 
 		// Cluster routing: the first key is argument 3.
 		cmd.SetFirstKeyPos(3)
 	}
-	c := &pipelinedCall{ctx: ctx, cmd: cmd, done: make(chan struct{})}
+	c := calls.Get().(*pipelinedCall)
+	c.ctx, c.cmd = ctx, cmd
 	p.mu.Lock()
 	p.queue = append(p.queue, c)
 	start := p.running < maxPipelines
@@ -69,9 +77,12 @@ func (p *autoPipeline) EvalSha(ctx context.Context, sha1 string, keys []string, 
 	}
 	select {
 	case <-c.done:
+		c.ctx, c.cmd = nil, nil
+		calls.Put(c)
 		return cmd
 	case <-ctx.Done():
-		// cmd still belongs to the pipeline that will fill it in.
+		// cmd and c still belong to the pipeline that will fill them in;
+		// c is not recycled.
 		gone := redis.NewCmd(ctx, cmdArgs...)
 		gone.SetErr(ctx.Err())
 		return gone
@@ -92,8 +103,11 @@ func (p *autoPipeline) drain() {
 		}
 		p.mu.Unlock()
 		p.exec(batch)
+		if len(batch) > 1 {
+			p.shared.Add(uint64(len(batch)))
+		}
 		for i, c := range batch {
-			close(c.done)
+			c.done <- struct{}{}
 			batch[i] = nil
 		}
 		spare = batch
