@@ -34,13 +34,15 @@ const shutdownTimeout = 15 * time.Second
 // server is the process: the store, the HSS service, the Diameter server with
 // its applications and the admin HTTP listener.
 type server struct {
-	log     *slog.Logger
-	cfg     Config
-	tel     *telemetry
-	store   hss.Store
-	eir     hss.EIRStore
-	svc     *hss.HSS
-	diam    *diameter.Server
+	log   *slog.Logger
+	cfg   Config
+	tel   *telemetry
+	store hss.Store
+	eir   hss.EIRStore
+	svc   *hss.HSS
+	diam  *diameter.Server
+	// dup is the Redis duplicate cache given to diam, nil on the embedded store.
+	dup     diameter.DuplicateCache
 	s6a     *s6a.Plugin
 	rcm     *rcmPart
 	http    *http.Server
@@ -205,6 +207,7 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		if err != nil {
 			return nil, err
 		}
+		s.dup = dc
 		dopts = append(dopts, diameter.WithDuplicateCache(dc))
 	}
 	s.diam, err = diameter.NewServer(dcfg, dopts...)
