@@ -25,7 +25,7 @@ func DecodeECR(m *diam.Message) (hss.EquipmentCheckRequest, error) {
 		case a.Code == codeTerminalInformation && a.VendorID == VendorID:
 			ti = a
 		case a.Code == avp.UserName && a.VendorID == 0:
-			s, ok := text(a)
+			s, ok := diameter.AVPOctets(a)
 			if !ok {
 				return r, diameter.InvalidAVP(a, "user-name is not a string")
 			}
@@ -49,7 +49,7 @@ func DecodeECR(m *diam.Message) (hss.EquipmentCheckRequest, error) {
 		case a.Code == codeIMEI && a.VendorID == VendorID:
 			imei = a
 		case a.Code == codeSoftwareVersion && a.VendorID == VendorID:
-			s, ok := text(a)
+			s, ok := diameter.AVPOctets(a)
 			if !ok || len(s) != 2 || !digits(s) {
 				return r, diameter.InvalidAVP(a, "software-version must be 2 digits")
 			}
@@ -59,7 +59,7 @@ func DecodeECR(m *diam.Message) (hss.EquipmentCheckRequest, error) {
 	if imei == nil {
 		return r, diameter.MissingAVP(codeIMEI, VendorID)
 	}
-	s, ok := text(imei)
+	s, ok := diameter.AVPOctets(imei)
 	if !ok {
 		return r, diameter.InvalidAVP(imei, "imei is not a string")
 	}
@@ -96,18 +96,6 @@ func (p *Plugin) serveECR(ctx context.Context, req *diameter.Request) *diam.Mess
 	}
 	p.log.Log(ctx, level, "request failed", "cmd", "ECR", "imsi", r.IMSI, "peer", req.Peer.OriginHost, "result", res.String(), "error", err)
 	return a
-}
-
-func text(a *diam.AVP) (string, bool) {
-	switch d := a.Data.(type) {
-	case datatype.UTF8String:
-		return string(d), true
-	case datatype.OctetString:
-		return string(d), true
-	case datatype.Unknown:
-		return string(d), true
-	}
-	return "", false
 }
 
 func digits(s string) bool {

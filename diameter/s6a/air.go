@@ -8,6 +8,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/rcmhss/rcmhss/hss"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // resyncInfoLen is RAND (16) || AUTS (14) (TS 29.272 7.3.15, TS 33.102 6.3.3).
@@ -61,7 +63,7 @@ func DecodeAIR(m *diam.Message) (hss.AuthInfoRequest, error) {
 // or Requested-UTRAN-GERAN-Authentication-Info (7.3.12), which share a layout,
 // and returns the number of vectors asked for (1 when the AVP is absent).
 func decodeRequestedAuthInfo(g *diam.AVP, r *hss.AuthInfoRequest) (int, error) {
-	members, ok := grouped(g)
+	members, ok := diameter.AVPGrouped(g)
 	if !ok {
 		return 0, invalid(g, "not a grouped avp")
 	}
@@ -69,7 +71,7 @@ func decodeRequestedAuthInfo(g *diam.AVP, r *hss.AuthInfoRequest) (int, error) {
 	for _, a := range members {
 		switch {
 		case is(a, codeNumberOfRequestedVecs, VendorID):
-			v, ok := unsigned(a)
+			v, ok := diameter.AVPUnsigned(a)
 			if !ok || v == 0 {
 				return 0, invalid(a, "number of requested vectors must be a positive Unsigned32")
 			}
@@ -78,7 +80,7 @@ func decodeRequestedAuthInfo(g *diam.AVP, r *hss.AuthInfoRequest) (int, error) {
 			// 7.3.16: its presence is the indication; the value is not used.
 			r.ImmediateResponsePreferred = true
 		case is(a, codeResyncInfo, VendorID):
-			b, ok := octets(a)
+			b, ok := diameter.AVPOctets(a)
 			if !ok || len(b) != resyncInfoLen {
 				return 0, invalid(a, "re-synchronization-info must be RAND (16) || AUTS (14)")
 			}
@@ -113,7 +115,7 @@ func decodeVisitedPLMN(a *diam.AVP) (hss.PLMN, error) {
 	if a == nil {
 		return hss.PLMN{}, missing(codeVisitedPLMNID, VendorID)
 	}
-	b, ok := octets(a)
+	b, ok := diameter.AVPOctets(a)
 	if !ok {
 		return hss.PLMN{}, invalid(a, "visited-plmn-id is not an octet string")
 	}

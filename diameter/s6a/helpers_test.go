@@ -158,7 +158,7 @@ func mustU32(t testing.TB, a *diam.AVP) uint32 {
 	if a == nil {
 		t.Fatalf("avp missing")
 	}
-	v, ok := unsigned(a)
+	v, ok := diameter.AVPUnsigned(a)
 	if !ok {
 		t.Fatalf("avp %d is %T, not an integer", a.Code, a.Data)
 	}
@@ -170,7 +170,7 @@ func mustOctets(t testing.TB, a *diam.AVP) []byte {
 	if a == nil {
 		t.Fatalf("avp missing")
 	}
-	s, ok := octets(a)
+	s, ok := diameter.AVPOctets(a)
 	if !ok {
 		t.Fatalf("avp %d is %T, not an octet string", a.Code, a.Data)
 	}

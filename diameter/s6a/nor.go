@@ -5,6 +5,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 
 	"github.com/rcmhss/rcmhss/hss"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // DecodeNOR reads a Notify-Request (TS 29.272 5.2.5.1.2, 7.2.17): NOR-Flags
@@ -21,7 +23,7 @@ func DecodeNOR(m *diam.Message) (hss.NotifyRequest, error) {
 		case is(a, avp.OriginHost, 0):
 			r.Host, _ = identity(a)
 		case is(a, codeNORFlags, VendorID):
-			v, ok := unsigned(a)
+			v, ok := diameter.AVPUnsigned(a)
 			if !ok {
 				return hss.NotifyRequest{}, invalid(a, "nor-flags is not an Unsigned32")
 			}

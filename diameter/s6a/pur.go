@@ -5,6 +5,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 
 	"github.com/rcmhss/rcmhss/hss"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // PUR is a Purge-UE-Request (TS 29.272 7.2.13).
@@ -31,7 +33,7 @@ func DecodePUR(m *diam.Message) (PUR, error) {
 		case is(a, avp.OriginHost, 0):
 			r.Host, _ = identity(a)
 		case is(a, codePURFlags, VendorID):
-			v, ok := unsigned(a)
+			v, ok := diameter.AVPUnsigned(a)
 			if !ok {
 				return PUR{}, invalid(a, "pur-flags is not an Unsigned32")
 			}

@@ -6,6 +6,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/rcmhss/rcmhss/hss"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // ULR is an Update-Location-Request (TS 29.272 7.2.3) in domain terms plus the
@@ -67,7 +69,7 @@ func DecodeULR(m *diam.Message) (ULR, error) {
 	if rat == nil {
 		return ULR{}, missing(codeRATType, VendorID)
 	}
-	v, ok := unsigned(rat)
+	v, ok := diameter.AVPUnsigned(rat)
 	if !ok {
 		return ULR{}, invalid(rat, "rat-type is not an Enumerated")
 	}
@@ -75,7 +77,7 @@ func DecodeULR(m *diam.Message) (ULR, error) {
 	if flags == nil {
 		return ULR{}, missing(codeULRFlags, VendorID)
 	}
-	if v, ok = unsigned(flags); !ok {
+	if v, ok = diameter.AVPUnsigned(flags); !ok {
 		return ULR{}, invalid(flags, "ulr-flags is not an Unsigned32")
 	}
 	r.Location.Flags = hss.ULRFlags(v)
@@ -86,20 +88,20 @@ func DecodeULR(m *diam.Message) (ULR, error) {
 // IMEI of 14 digits, or 15 with the check digit (7.3.4), and a 2-digit
 // Software-Version (7.3.5).
 func decodeTerminalInformation(g *diam.AVP) (imei, sv string, err error) {
-	members, ok := grouped(g)
+	members, ok := diameter.AVPGrouped(g)
 	if !ok {
 		return "", "", invalid(g, "terminal-information is not grouped")
 	}
 	for _, a := range members {
 		switch {
 		case is(a, codeIMEI, VendorID):
-			s, ok := octets(a)
+			s, ok := diameter.AVPOctets(a)
 			if !ok || (len(s) != 14 && len(s) != 15) || !digits(s) {
 				return "", "", invalid(a, "imei must be 14 or 15 digits")
 			}
 			imei = s
 		case is(a, codeSoftwareVersion, VendorID):
-			s, ok := octets(a)
+			s, ok := diameter.AVPOctets(a)
 			if !ok || len(s) != 2 || !digits(s) {
 				return "", "", invalid(a, "software-version must be 2 digits")
 			}
@@ -111,16 +113,16 @@ func decodeTerminalInformation(g *diam.AVP) (imei, sv string, err error) {
 
 // decodeSupportedFeatures reads Supported-Features (TS 29.229 6.3.29).
 func decodeSupportedFeatures(g *diam.AVP) (id, list uint32, err error) {
-	members, ok := grouped(g)
+	members, ok := diameter.AVPGrouped(g)
 	if !ok {
 		return 0, 0, invalid(g, "supported-features is not grouped")
 	}
 	for _, a := range members {
 		switch {
 		case is(a, codeFeatureListID, VendorID):
-			id, _ = unsigned(a)
+			id, _ = diameter.AVPUnsigned(a)
 		case is(a, codeFeatureList, VendorID):
-			list, _ = unsigned(a)
+			list, _ = diameter.AVPUnsigned(a)
 		}
 	}
 	return id, list, nil

@@ -89,44 +89,6 @@ func invalid(a *diam.AVP, reason string) error { return diameter.InvalidAVP(a, r
 
 func is(a *diam.AVP, code, vendor uint32) bool { return a.Code == code && a.VendorID == vendor }
 
-// octets returns the payload of an OctetString-like AVP.
-func octets(a *diam.AVP) (string, bool) {
-	switch d := a.Data.(type) {
-	case datatype.OctetString:
-		return string(d), true
-	case datatype.UTF8String:
-		return string(d), true
-	case datatype.DiameterIdentity:
-		return string(d), true
-	case datatype.Unknown:
-		return string(d), true
-	}
-	return "", false
-}
-
-// unsigned returns the value of an Unsigned32 or Enumerated AVP.
-func unsigned(a *diam.AVP) (uint32, bool) {
-	switch d := a.Data.(type) {
-	case datatype.Unsigned32:
-		return uint32(d), true
-	case datatype.Enumerated:
-		return uint32(d), true
-	case datatype.Unknown:
-		if len(d) == 4 {
-			return uint32(d[0])<<24 | uint32(d[1])<<16 | uint32(d[2])<<8 | uint32(d[3]), true
-		}
-	}
-	return 0, false
-}
-
-func grouped(a *diam.AVP) ([]*diam.AVP, bool) {
-	g, ok := a.Data.(*diam.GroupedAVP)
-	if !ok {
-		return nil, false
-	}
-	return g.AVP, true
-}
-
 func vendorSpecificAppID() *diam.AVP {
 	return diam.NewAVP(avp.VendorSpecificApplicationID, flagsM, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 		diam.NewAVP(avp.VendorID, flagsM, 0, datatype.Unsigned32(VendorID)),

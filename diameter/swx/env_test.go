@@ -163,7 +163,7 @@ func (c *cluster) aaa(t *testing.T, host string) *diametertest.Peer {
 // do sends req from the AAA server named by its Origin-Host.
 func (c *cluster) do(t *testing.T, req *diam.Message) *diam.Message {
 	t.Helper()
-	origin, _ := octets(find(req.AVP, avp.OriginHost, 0))
+	origin, _ := diameter.AVPOctets(find(req.AVP, avp.OriginHost, 0))
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	ans, err := c.aaa(t, origin).Do(ctx, req)
@@ -319,7 +319,7 @@ func mustU32(t testing.TB, a *diam.AVP) uint32 {
 	if a == nil {
 		t.Fatalf("avp missing")
 	}
-	v, ok := unsigned(a)
+	v, ok := diameter.AVPUnsigned(a)
 	if !ok {
 		t.Fatalf("avp %d is %T, not an integer", a.Code, a.Data)
 	}
@@ -331,7 +331,7 @@ func mustOctets(t testing.TB, a *diam.AVP) []byte {
 	if a == nil {
 		t.Fatalf("avp missing")
 	}
-	s, ok := octets(a)
+	s, ok := diameter.AVPOctets(a)
 	if !ok {
 		t.Fatalf("avp %d is %T, not an octet string", a.Code, a.Data)
 	}

@@ -35,9 +35,9 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 		case is(a, avp.UserName, 0):
 			user = a
 		case is(a, avp.OriginHost, 0):
-			r.Auth.AAAServer, _ = octets(a)
+			r.Auth.AAAServer, _ = diameter.AVPOctets(a)
 		case is(a, avp.OriginRealm, 0):
-			r.Auth.AAARealm, _ = octets(a)
+			r.Auth.AAARealm, _ = diameter.AVPOctets(a)
 		case is(a, codeSIPAuthDataItem, VendorID):
 			item = a
 		case is(a, codeSIPNumberAuthItems, VendorID):
@@ -45,7 +45,7 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 		case is(a, codeANID, VendorID):
 			anid = a
 		case is(a, codeRATType, VendorID):
-			v, ok := unsigned(a)
+			v, ok := diameter.AVPUnsigned(a)
 			if !ok {
 				return MAR{}, invalid(a, "rat-type is not an Enumerated")
 			}
@@ -55,7 +55,7 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 	if user == nil {
 		return MAR{}, missing(avp.UserName, 0)
 	}
-	name, ok := octets(user)
+	name, ok := diameter.AVPOctets(user)
 	if !ok {
 		return MAR{}, invalid(user, "user-name is not a string")
 	}
@@ -67,7 +67,7 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 	r.UserName, r.Auth.IMSI = name, imsi
 	r.Auth.N = 1
 	if numItems != nil {
-		v, ok := unsigned(numItems)
+		v, ok := diameter.AVPUnsigned(numItems)
 		if !ok || v == 0 {
 			return MAR{}, invalid(numItems, "sip-number-auth-items must be a positive Unsigned32")
 		}
@@ -85,7 +85,7 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 		if anid == nil {
 			return MAR{}, missing(codeANID, VendorID)
 		}
-		s, ok := octets(anid)
+		s, ok := diameter.AVPOctets(anid)
 		if !ok || s == "" || len(s) > 0xffff {
 			return MAR{}, invalid(anid, "anid must be a non-empty UTF8String")
 		}
@@ -97,7 +97,7 @@ func DecodeMAR(m *diam.Message) (MAR, error) {
 // decodeSIPAuthDataItem reads the scheme and, for a resynchronisation, RAND
 // || AUTS in SIP-Authorization (TS 29.273 8.1.2.1.1, TS 33.102 6.3.3).
 func decodeSIPAuthDataItem(g *diam.AVP, r *MAR) error {
-	members, ok := grouped(g)
+	members, ok := diameter.AVPGrouped(g)
 	if !ok {
 		return invalid(g, "sip-auth-data-item is not grouped")
 	}
@@ -107,7 +107,7 @@ func decodeSIPAuthDataItem(g *diam.AVP, r *MAR) error {
 		case is(a, codeSIPAuthScheme, VendorID):
 			scheme = a
 		case is(a, codeSIPAuthorization, VendorID):
-			b, ok := octets(a)
+			b, ok := diameter.AVPOctets(a)
 			if !ok || len(b) != resyncInfoLen {
 				return invalid(a, "sip-authorization must be RAND (16) || AUTS (14)")
 			}
@@ -120,7 +120,7 @@ func decodeSIPAuthDataItem(g *diam.AVP, r *MAR) error {
 	if scheme == nil {
 		return missing(codeSIPAuthScheme, VendorID)
 	}
-	s, ok := octets(scheme)
+	s, ok := diameter.AVPOctets(scheme)
 	if !ok {
 		return invalid(scheme, "sip-authentication-scheme is not a string")
 	}

@@ -29,9 +29,9 @@ func DecodeSAR(m *diam.Message) (SAR, error) {
 		case is(a, avp.UserName, 0):
 			user = a
 		case is(a, avp.OriginHost, 0):
-			r.Assignment.AAAServer, _ = octets(a)
+			r.Assignment.AAAServer, _ = diameter.AVPOctets(a)
 		case is(a, avp.OriginRealm, 0):
-			r.Assignment.AAARealm, _ = octets(a)
+			r.Assignment.AAARealm, _ = diameter.AVPOctets(a)
 		case is(a, codeServerAssignmentType, VendorID):
 			kind = a
 		}
@@ -39,7 +39,7 @@ func DecodeSAR(m *diam.Message) (SAR, error) {
 	if user == nil {
 		return SAR{}, missing(avp.UserName, 0)
 	}
-	name, ok := octets(user)
+	name, ok := diameter.AVPOctets(user)
 	if !ok {
 		return SAR{}, invalid(user, "user-name is not a string")
 	}
@@ -51,7 +51,7 @@ func DecodeSAR(m *diam.Message) (SAR, error) {
 	if kind == nil {
 		return SAR{}, missing(codeServerAssignmentType, VendorID)
 	}
-	v, ok := unsigned(kind)
+	v, ok := diameter.AVPUnsigned(kind)
 	if !ok {
 		return SAR{}, invalid(kind, "server-assignment-type is not an Enumerated")
 	}

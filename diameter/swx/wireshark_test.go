@@ -90,7 +90,7 @@ func TestWiresharkDecodes(t *testing.T) {
 	p := New(Config{OriginHost: hssHost, OriginRealm: hssRealm}, h, nil, nil)
 	do := func(req *diam.Message) *diam.Message {
 		in := wire(t, req)
-		origin, _ := octets(find(in.AVP, avp.OriginHost, 0))
+		origin, _ := diameter.AVPOctets(find(in.AVP, avp.OriginHost, 0))
 		ans := p.Commands()[in.Header.CommandCode].ServeDiameter(context.Background(),
 			&diameter.Request{Msg: in, Peer: diameter.PeerInfo{OriginHost: origin, OriginRealm: aaaRealm}})
 		return wire(t, ans)
