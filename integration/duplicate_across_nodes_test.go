@@ -1,0 +1,126 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+
+	"github.com/rcmhss/rcmhss/diameter/diametertest"
+	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
+)
+
+// TestDuplicateAnswerAcrossNodes is issue 8's duplicate detection on the real
+// binary: two rcmhss nodes on one redis-server, an AIR answered by node A,
+// then the same request retransmitted (T flag, same Origin-Host and
+// End-to-End identifier, RFC 6733 5.5.4) to node B, as a relay does when A
+// stops answering. B must answer with A's answer, and only one SQN must have
+// been reserved: the next fresh AIR gets the SQN right after it.
+func TestDuplicateAnswerAcrossNodes(t *testing.T) {
+	lookTool(t, "redis-server", "redis-server")
+	rs := redistest.StartWithArgs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var nodes []*Node
+	for _, h := range []string{"hss-a.rcmhss.localdomain", "hss-b.rcmhss.localdomain"} {
+		nodes = append(nodes, StartNode(t, NodeOptions{Env: map[string]string{
+			"RCMHSS_REDIS_ADDR":           rs.Addr,
+			"RCMHSS_REDIS_KEY_PREFIX":     "dup:",
+			"RCMHSS_DIAMETER_ORIGIN_HOST": h,
+		}}))
+	}
+	sub := provisionDrill(ctx, t, nodes[0], 1)[0]
+	peer := func(n *Node) *diametertest.Peer {
+		return diametertest.NewPeer(t, nodePeerAddr(t, n), "tcp", diametertest.PeerOptions{
+			OriginHost: "mme.dup.test", OriginRealm: "dup.test",
+			Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
+		})
+	}
+	pa, pb := peer(nodes[0]), peer(nodes[1])
+	load := &drillLoad{Vectors: 1}
+
+	air := newAIR(pa, sub.IMSI, 1)
+	first, err := pa.Do(ctx, air)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := diametertest.ResultCode(first); rc != diam.Success {
+		t.Fatalf("AIA from A: %d", rc)
+	}
+	sqnA, err := load.sqns(sub, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	air.Header.CommandFlags |= diam.RetransmittedFlag
+	air.Header.HopByHopID = rand.Uint32()
+	again, err := pb.DoKeepIDs(ctx, air)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := diametertest.ResultCode(again); rc != diam.Success {
+		t.Fatalf("AIA from B to the retransmission: %d", rc)
+	}
+	if h := originHost(again); h != "hss-a.rcmhss.localdomain" {
+		t.Errorf("B answered the retransmission as %q, want A's answer (hss-a)", h)
+	}
+	sqnB, err := load.sqns(sub, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqnA[0] != sqnB[0] {
+		t.Errorf("the retransmission got SQN %d from B, A issued %d: the request ran twice", sqnB[0], sqnA[0])
+	}
+	if !bytes.Equal(vectorBytes(t, first), vectorBytes(t, again)) {
+		t.Error("B's answer carries another vector than A's")
+	}
+
+	// Only one SQN was reserved: a fresh request (no T flag) to B gets the
+	// SEQ right after A's (TS 33.102 C.1.2: SQN = SEQ || IND, 5 IND bits).
+	fresh, err := pb.Do(ctx, newAIR(pb, sub.IMSI, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := originHost(fresh); h != "hss-b.rcmhss.localdomain" {
+		t.Errorf("a fresh AIR to B was answered as %q", h)
+	}
+	sqnC, err := load.sqns(sub, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const indBits = 5
+	if seqA, seqC := sqnA[0]>>indBits, sqnC[0]>>indBits; seqC != seqA+1 {
+		t.Errorf("SEQ of A's answer %d, of the next fresh AIR %d: want %d (one reservation for the retransmitted request)", seqA, seqC, seqA+1)
+	}
+}
+
+// vectorBytes is the E-UTRAN-Vector AVP of an AIA as sent.
+func vectorBytes(t testing.TB, m *diam.Message) []byte {
+	t.Helper()
+	a, err := m.FindAVP(avp.EUTRANVector, vendor3GPP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := a.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// nodePeerAddr is the host:port of n's TCP Diameter listener.
+func nodePeerAddr(t testing.TB, n *Node) string {
+	t.Helper()
+	for _, a := range n.DiameterAddrs {
+		if addr, ok := strings.CutPrefix(a, "tcp://"); ok {
+			return addr
+		}
+	}
+	t.Fatalf("node has no TCP Diameter listener: %q", n.DiameterAddrs)
+	return ""
+}
