@@ -13,9 +13,10 @@ import (
 )
 
 // mountedRoutes are the routes of every handler run on the admin listener
-// (see server.routes): the API that docs/openapi.yaml describes.
+// (see server.routes) with RCM and its provisioning server on: the API that
+// docs/openapi.yaml describes.
 func mountedRoutes() []string {
-	return slices.Concat(admin.Routes(), admin.EIRRoutes(), rcm.AdminRoutes())
+	return slices.Concat(admin.Routes(), admin.EIRRoutes(), rcm.AdminRoutes(), rcm.ProviderAdminRoutes())
 }
 
 // docs/openapi.yaml documents every route the admin listener serves, and
