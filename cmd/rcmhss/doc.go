@@ -10,7 +10,10 @@
 // the graph, serves and shuts down in order (RFC 6733 5.4 DPR to every peer);
 // store.go picks the store; rcm.go builds Remote Credential Management (the
 // rcm section: guest range, RCM signing identity, its store, the S6a
-// extension, docs/rcm.md) when rcm.enabled; telemetry.go sets up OpenTelemetry (Prometheus
+// extension, docs/rcm.md) when rcm.enabled; rcm_provisioning.go adds the RCM
+// provisioning server (its own HTTPS listener with mutual TLS, the provider
+// admin API under /v1/providers, session expiry) and rcm.demo, which seeds
+// the demo provider from a `rcmdevice pki` directory; telemetry.go sets up OpenTelemetry (Prometheus
 // exporter on a private registry, OTLP/gRPC traces) and the metrics that wrap
 // domain calls.
 package main
