@@ -14,7 +14,8 @@ import (
 // more permits each call would find one free and leave alone.
 const maxPipelines = 2
 
-// autoPipeline is a redis.Scripter whose EvalSha calls share round trips:
+// autoPipeline is a redis.Scripter whose EvalSha calls (and the commands
+// given to do, such as the duplicate cache's SET) share round trips:
 // a call made while maxPipelines pipelines are in flight is queued, and the
 // queue is sent as one pipeline as soon as a pipeline returns. A lone call
 // leaves at once (no waiting for company), so it costs one round trip as
@@ -34,7 +35,7 @@ type autoPipeline struct {
 
 type pipelinedCall struct {
 	ctx  context.Context
-	cmd  *redis.Cmd
+	cmd  redis.Cmder
 	done chan struct{} // one value when cmd has its reply
 }
 
@@ -63,6 +64,19 @@ func (p *autoPipeline) EvalSha(ctx context.Context, sha1 string, keys []string, 
 		// Cluster routing: the first key is argument 3.
 		cmd.SetFirstKeyPos(3)
 	}
+	if p.do(ctx, cmd) != nil {
+		// cmd still belongs to the pipeline that will fill it in.
+		gone := redis.NewCmd(ctx, cmdArgs...)
+		gone.SetErr(ctx.Err())
+		return gone
+	}
+	return cmd
+}
+
+// do queues cmd for the next pipeline and waits for its reply (see
+// EvalSha); it returns ctx's error when ctx ends first, and then cmd must
+// not be read: the pipeline still owns it.
+func (p *autoPipeline) do(ctx context.Context, cmd redis.Cmder) error {
 	c := calls.Get().(*pipelinedCall)
 	c.ctx, c.cmd = ctx, cmd
 	p.mu.Lock()
@@ -79,13 +93,10 @@ func (p *autoPipeline) EvalSha(ctx context.Context, sha1 string, keys []string, 
 	case <-c.done:
 		c.ctx, c.cmd = nil, nil
 		calls.Put(c)
-		return cmd
+		return nil
 	case <-ctx.Done():
-		// cmd and c still belong to the pipeline that will fill them in;
-		// c is not recycled.
-		gone := redis.NewCmd(ctx, cmdArgs...)
-		gone.SetErr(ctx.Err())
-		return gone
+		// c still belongs to the pipeline: it is not recycled.
+		return ctx.Err()
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 // the Redis TTL (SET PX), so nothing is left behind.
 type DuplicateCache struct {
 	rdb    redis.UniversalClient
+	ap     *autoPipeline // Put shares the pipelines of the SQN reservations
 	prefix string
 	ttl    time.Duration
 }
@@ -32,7 +33,7 @@ func (s *Store) NewDuplicateCache(ttl time.Duration) (*DuplicateCache, error) {
 	if ttl < time.Millisecond {
 		return nil, ErrInvalidTTL
 	}
-	return &DuplicateCache{rdb: s.rdb, prefix: s.prefix + "dup:", ttl: ttl}, nil
+	return &DuplicateCache{rdb: s.rdb, ap: s.scripts, prefix: s.prefix + "dup:", ttl: ttl}, nil
 }
 
 // key is <prefix>dup:{<key>}: the braces keep each entry whole on one
@@ -53,7 +54,13 @@ func (c *DuplicateCache) Get(ctx context.Context, key string) ([]byte, bool, err
 
 // Put stores answer under key for the TTL.
 func (c *DuplicateCache) Put(ctx context.Context, key string, answer []byte) error {
-	if err := c.rdb.Set(ctx, c.key(key), answer, c.ttl).Err(); err != nil {
+	// Every answer is Put: the SET goes out in the same pipelines as the
+	// concurrent requests' reservations instead of a round trip of its own.
+	cmd := redis.NewStatusCmd(ctx, "set", c.key(key), answer, "px", c.ttl.Milliseconds())
+	if err := c.ap.do(ctx, cmd); err != nil {
+		return fmt.Errorf("redisstore: duplicate cache put: %w", err)
+	}
+	if err := cmd.Err(); err != nil {
 		return fmt.Errorf("redisstore: duplicate cache put: %w", err)
 	}
 	return nil
