@@ -97,8 +97,9 @@ baseline() {
 	stop "$pid"
 }
 
-# rcmhss_start REDIS_ADDR: start rcmhss (embedded store when empty); sets
-# DIAM, ADMIN and RCMHSS_PID.
+# rcmhss_start REDIS_ADDR [FAILOVER_SEQ_JUMP]: start rcmhss (embedded store
+# when REDIS_ADDR is empty; the failover guard at its default 4096 unless
+# given 0); sets DIAM, ADMIN and RCMHSS_PID.
 rcmhss_start() {
 	local dport aport
 	dport=$(freeport)
@@ -114,6 +115,7 @@ admin:
   token: $TOKEN
 redis:
   addr: "$1"
+  failover_seq_jump: ${2:-4096}
 security:
   allow_plaintext_keys: true
 log:
@@ -167,6 +169,12 @@ while read -r k; do
 	[ -n "$k" ] && echo "$k $(rcli memory usage "$k" | tr -d '\r')" >>"$WORK/memusage.txt"
 done <"$WORK/keys1.txt"
 mem1k=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
+stop "$RCMHSS_PID"
+
+# The same with the failover guard off (redis.failover_seq_jump: 0), to show
+# what its two INFO sections per reservation cost.
+rcmhss_start "$REDIS" 0
+run redis_1k_noguard "$DIAM" "$SMALL"
 stop "$RCMHSS_PID"
 
 # The embedded store at half its peak (open loop), for the p99 target.

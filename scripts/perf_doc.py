@@ -61,7 +61,7 @@ def prov_rate(name):
 
 
 R = {n: load(n) for n in ["base_raw", "base_raw_redis", "base_stack", "base_stack_redis", "emb_1k",
-                          "emb_1k_half", "redis_1k", "redis_1k_half", "redis_1m", "redis_1k_again"]}
+                          "emb_1k_half", "redis_1k", "redis_1k_noguard", "redis_1k_half", "redis_1m", "redis_1k_again"]}
 mach = kv(os.path.join(work, "machine.txt"))
 lines = [BEGIN, ""]
 lines.append("### Machine and run")
@@ -104,6 +104,9 @@ if R["emb_1k"]:
 if R["redis_1k"]:
     row("redis_1k", "**rcmhss, redis-server** (SQN reserved in Redis)", ">= raw baseline + Redis",
         thr(R["redis_1k"]) / rawr if rawr else None, 1.0)
+if R["redis_1k_noguard"]:
+    row("redis_1k_noguard", "rcmhss, redis-server, failover guard off (`failover_seq_jump: 0`)", ">= raw baseline + Redis",
+        thr(R["redis_1k_noguard"]) / rawr if rawr else None, 1.0)
 lines.append("")
 lines.append("Ratios: rcmhss embedded / raw baseline; rcmhss with Redis / raw baseline with one Redis round trip.")
 lines.append("")
