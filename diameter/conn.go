@@ -70,6 +70,9 @@ type conn struct {
 
 	lastRecv   atomic.Int64 // unix nanoseconds of the last message received
 	dwaPending atomic.Bool
+	// dprReceived: the peer sent DPR, so its closing the transport is the
+	// expected end (RFC 6733 5.4), not a failure.
+	dprReceived atomic.Bool
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -132,7 +135,11 @@ func (c *conn) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	wasOpen := false
 	defer func() {
-		c.close("reader stopped")
+		reason := "reader stopped"
+		if c.dprReceived.Load() {
+			reason = "peer closed the transport after its DPR"
+		}
+		c.close(reason)
 		// Handlers see the cancellation only once the connection is gone.
 		cancel()
 		<-c.inflight.idle()

@@ -49,6 +49,7 @@ func (c *conn) handleRequest(ctx context.Context, m *diam.Message, recv time.Tim
 			// "the receiver of the Disconnect-Peer-Answer initiates the
 			// transport disconnect", so close only if the peer does not.
 			c.state.Store(int32(stateClosing))
+			c.dprReceived.Store(true)
 			c.writeMessage(c.finish(m, NewAnswer(m, Success)))
 			c.s.log.Info("diameter: peer sent DPR", "peer", c.info().OriginHost)
 			go func() {
