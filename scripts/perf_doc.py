@@ -138,8 +138,10 @@ if opts.get("million") == "1" and R.get("redis_1m") and R.get("redis_1k_again"):
     lines.append(f"| 1,000 | {thr(a):,.0f} | {lat(a, 'p99_us'):.2f} | {errs(a)} |")
     lines.append(f"| 1,000,000 | {thr(b):,.0f} | {lat(b, 'p99_us'):.2f} | {errs(b)} |")
     lines.append("")
-    ok = abs(dt) <= 10 and abs(dp) <= 10
-    lines.append(f"Difference at 1M: throughput {dt:+.1f}%, p99 {dp:+.1f}% (target: within 10%: {'met' if ok else '**not met**'}). "
+    # The target: 1M subscribers costs at most 10% (throughput not more
+    # than 10% lower, p99 not more than 10% higher).
+    ok = dt >= -10 and dp <= 10
+    lines.append(f"Difference at 1M: throughput {dt:+.1f}%, p99 {dp:+.1f}% (target: at most 10% worse at 1M: {'met' if ok else '**not met**'}). "
                  "Both runs were made against the same rcmhss process and the same 1M-subscriber database, one after the other.")
 else:
     lines.append("Not run (PERF_MILLION=0).")
@@ -175,12 +177,13 @@ if mem:
 small, big = int(opts["small"]), int(opts["big"])
 d1k = int(opts["mem1k"]) - int(opts["mem0"])
 lines.append(f"used_memory delta, {small:,} subscribers provisioned and authenticated: {d1k / small:,.0f} B per subscriber "
-             "(includes the subscriber index and Redis' own per-key overhead; at 1k the fixed costs weigh in).")
+             "(includes the subscriber index, Redis' own per-key overhead and, above all, the duplicate cache: "
+             "rcmhss on Redis keeps every answer for diameter.duplicate_ttl, 60 s, so at 1k this is the answers of the runs, not the subscribers).")
 if opts.get("million") == "1" and int(opts["memprov"]) > 0:
     dp = int(opts["memprov"]) - int(opts["mem0m"])
     dm = int(opts["mem1m"]) - int(opts["mem0m"])
     lines.append(f"used_memory delta, {big:,} subscribers: {dp / big:,.0f} B per subscriber after the import, "
-                 f"{dm / big:,.0f} B after the AIR runs (SQN state for the subscribers they touched).")
+                 f"{dm / big:,.0f} B after the AIR runs (SQN state for the subscribers they touched, and the duplicate cache's answers).")
 lines.append("")
 
 lines.append("### redis-server INFO commandstats (the rcmhss + Redis run at peak)")
