@@ -34,8 +34,8 @@ type demoCommands struct {
 	DeviceArgs []string          // rcmdevice ...
 }
 
-// readmeDemo extracts the commands from the first sh block of the README's
-// demo section, so that the README cannot drift from what is tested.
+// readmeDemo extracts the commands from the sh blocks of the README's demo
+// section, so that the README cannot drift from what is tested.
 func readmeDemo(t testing.TB) demoCommands {
 	t.Helper()
 	readme := readFile(t, filepath.Join(repoRoot(t), "README.md"))
@@ -43,16 +43,14 @@ func readmeDemo(t testing.TB) demoCommands {
 	if !ok {
 		t.Fatal(`README.md has no section "Remote credential management demo"`)
 	}
-	_, block, ok := strings.Cut(sec, "```sh\n")
-	if !ok {
-		t.Fatal("the README demo section has no sh block")
-	}
-	block, _, _ = strings.Cut(block, "```")
+	sec, _, _ = strings.Cut(sec, "\n## ")
 	var cmds [][]string
-	for line := range strings.SplitSeq(strings.ReplaceAll(block, "\\\n", " "), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
-			cmds = append(cmds, f)
+	for _, block := range shellBlocks(sec) {
+		c, err := shellSplit(block)
+		if err != nil {
+			t.Fatalf("README demo block %q: %v", block, err)
 		}
+		cmds = append(cmds, c...)
 	}
 	var d demoCommands
 	if len(cmds) != 3 {
@@ -76,8 +74,8 @@ func readmeDemo(t testing.TB) demoCommands {
 			}
 			d.PKIArgs = args[1:]
 		case 1:
-			if pkg != "./cmd/rcmhss" || len(args) != 1 || args[0] != "&" {
-				t.Fatalf("README demo command 2 must be `RCMHSS_...=... go run ./cmd/rcmhss &`: %q", cmds[i])
+			if pkg != "./cmd/rcmhss" || len(args) != 0 {
+				t.Fatalf("README demo command 2 must be `RCMHSS_...=... go run ./cmd/rcmhss`: %q", cmds[i])
 			}
 			d.HSSEnv = env
 		case 2:
