@@ -263,7 +263,7 @@ func (c *conn) addOrigin(a *diam.Message) {
 }
 
 func (c *conn) writeMessage(m *diam.Message) error {
-	b, err := m.Serialize()
+	b, err := serializeMessage(m)
 	if err != nil {
 		c.s.log.Error("diameter: serialize", "command", CommandName(m.Header.CommandCode), "err", err)
 		return err

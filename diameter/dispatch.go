@@ -143,7 +143,7 @@ func (c *conn) dispatch(ctx context.Context, e *appEntry, handler Handler, m *di
 		return
 	}
 	ans := handler.ServeDiameter(ctx, &Request{Msg: m, Peer: c.info()})
-	b, err := c.finish(m, ans).Serialize()
+	b, err := serializeMessage(c.finish(m, ans))
 	if err != nil {
 		c.s.log.Error("diameter: serialize answer", "app", e.name, "command", CommandName(m.Header.CommandCode), "err", err)
 		c.answerBaseApp(ctx, e.name, m, Result{Code: CodeUnableToComply}, nil, recv)

@@ -52,16 +52,17 @@ func readFrame(r io.Reader, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err
 	}
-	h := decodeHeader(hdr)
-	n := int(h.MessageLength)
-	if h.Version != 1 {
-		return hdr, &ProtocolError{Result: Result{Code: CodeUnsupportedVersion}, Header: h, Fatal: true,
-			Reason: fmt.Sprintf("version %d", h.Version)}
+	// The header is decoded into a diam.Header (an allocation) only for
+	// an error: every frame pays for this check.
+	n := int(uint24(hdr[1:4]))
+	if hdr[0] != 1 {
+		return hdr, &ProtocolError{Result: Result{Code: CodeUnsupportedVersion}, Header: decodeHeader(hdr), Fatal: true,
+			Reason: fmt.Sprintf("version %d", hdr[0])}
 	}
 	// RFC 6733 3: the length includes the header and is a multiple of 4
 	// because every AVP is padded to 32 bits.
 	if n < diam.HeaderLength || n%4 != 0 || n > MaxMessageLength {
-		return hdr, &ProtocolError{Result: Result{Code: CodeInvalidMessageLength}, Header: h, Fatal: true,
+		return hdr, &ProtocolError{Result: Result{Code: CodeInvalidMessageLength}, Header: decodeHeader(hdr), Fatal: true,
 			Reason: fmt.Sprintf("message length %d", n)}
 	}
 	if cap(buf) < n {
