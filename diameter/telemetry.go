@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 const instrumentationName = "github.com/rcmhss/rcmhss/diameter"
@@ -40,7 +41,11 @@ type telemetry struct {
 	series sync.Map // seriesKey -> *series: options built once per label set
 	starts sync.Map // seriesKey (result empty) -> []trace.SpanStartOption
 
-	tracer   trace.Tracer
+	tracer trace.Tracer
+	// tracing is false when the tracer provider is the noop one (no OTLP
+	// endpoint): the server span is then not started at all, which saves
+	// its context and name per request.
+	tracing  bool
 	requests metric.Int64Counter
 	duration metric.Float64Histogram
 	peers    metric.Int64UpDownCounter
@@ -54,7 +59,8 @@ var durationBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 
 func newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) (*telemetry, error) {
 	m := mp.Meter(instrumentationName)
-	t := &telemetry{tracer: tp.Tracer(instrumentationName)}
+	_, isNoop := tp.(tracenoop.TracerProvider)
+	t := &telemetry{tracer: tp.Tracer(instrumentationName), tracing: !isNoop}
 	var err error
 	if t.requests, err = m.Int64Counter("diameter_requests_total",
 		metric.WithDescription("Diameter requests answered by the server, by application, command and result code.")); err != nil {
@@ -141,6 +147,18 @@ func (t *telemetry) middleware(app string) Middleware {
 		return HandlerFunc(func(ctx context.Context, req *Request) (ans *diam.Message) {
 			cmd := CommandName(req.Msg.Header.CommandCode)
 			start := time.Now()
+			if !t.tracing {
+				defer func() {
+					r, ok := Result{}, false
+					if ans != nil {
+						r, ok = ResultOf(ans)
+					}
+					se := t.seriesFor(trace.SpanKindServer, app, cmd, resultLabel(r, ok))
+					t.requests.Add(ctx, 1, se.add...)
+					t.duration.Record(ctx, time.Since(start).Seconds(), se.record...)
+				}()
+				return next.ServeDiameter(ctx, req)
+			}
 			ctx, span := t.tracer.Start(ctx, app+"/"+cmd, t.spanOptions(trace.SpanKindServer, app, cmd)...)
 			if span.IsRecording() {
 				span.SetAttributes(attribute.String("diameter.peer.host", req.Peer.OriginHost))
