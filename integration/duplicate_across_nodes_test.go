@@ -94,6 +94,11 @@ func TestDuplicateAnswerAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	const indBits = 5
+	// The failover guard is on by default (redis.failover_seq_jump 4096): a
+	// new subscriber's first reservation has no primary recorded, so it jumps.
+	if seqA := sqnA[0] >> indBits; seqA < 4096 {
+		t.Errorf("first SEQ %d: the failover guard did not jump (redis.failover_seq_jump default 4096)", seqA)
+	}
 	if seqA, seqC := sqnA[0]>>indBits, sqnC[0]>>indBits; seqC != seqA+1 {
 		t.Errorf("SEQ of A's answer %d, of the next fresh AIR %d: want %d (one reservation for the retransmitted request)", seqA, seqC, seqA+1)
 	}
