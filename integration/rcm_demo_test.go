@@ -3,10 +3,12 @@ package integration
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +179,17 @@ func TestRCMDemoReadme(t *testing.T) {
 	checkFigure6(t, out, imeis[0])
 	if m := deviceSummary.FindStringSubmatch(out); m == nil || m[2] != "1" || m[3] != "0" {
 		t.Errorf("summary: %q", m)
+	}
+	// Mutual TLS: without a device certificate the server refuses the
+	// connection (TLS 1.3: the alert arrives with the first read).
+	roots, err := rcm.LoadCertPool(filepath.Join(pkiDir, rcm.DemoInfraRootFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}}}
+	if resp, err := noCert.Get(provisioningURL(t, n) + "/v1/sessions/x"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the provisioning server answered %d to a client without certificate", resp.StatusCode)
 	}
 	if err := n.Stop(); err != nil {
 		t.Errorf("rcmhss did not exit cleanly: %v", err)
