@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,7 +243,9 @@ func TestRCMProvisioningOnRedis(t *testing.T) {
 	}
 	kek := hex.EncodeToString(kekRaw[:])
 	const prefix = "rcmdemo:"
+	col, otlp := startCollector(t)
 	n := demoNode(t, d, pkiDir, map[string]string{
+		"RCMHSS_TELEMETRY_OTLP_ENDPOINT":       otlp,
 		"RCMHSS_REDIS_ADDR":                    rs.Addr,
 		"RCMHSS_REDIS_KEY_PREFIX":              prefix,
 		"RCMHSS_SECURITY_KEK":                  kek,
@@ -365,6 +369,18 @@ func TestRCMProvisioningOnRedis(t *testing.T) {
 	if sealed == 0 {
 		t.Error("no session keeps its sealed credentials: the check below would prove nothing for them")
 	}
+	// Traces: the spans of the whole flow, exported over OTLP (flushed at the
+	// latest when the node stopped above), hold no secret either, in any form.
+	traces, spans := col.exported()
+	if !slices.Contains(spans, "S6a/AIR") || !slices.Contains(spans, "S6a/ULR") {
+		t.Fatalf("the collector got no S6a/AIR and S6a/ULR spans (%d spans): the trace check would prove nothing", len(spans))
+	}
+	for _, s := range secrets {
+		if bytes.Contains(traces, s) {
+			t.Fatalf("key material or a sealed payload (%d bytes) in the exported traces", len(s))
+		}
+	}
+	everything.Write(traces)
 	text := everything.String()
 	for _, s := range secrets {
 		for _, form := range []string{hex.EncodeToString(s), strings.ToUpper(hex.EncodeToString(s)),
@@ -374,6 +390,6 @@ func TestRCMProvisioningOnRedis(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("checked %d keys and %d sealed payloads against %d bytes of logs, API answers, /metrics and rcmdevice output",
-		2*len(list.IMSIs), sealed, len(text))
+	t.Logf("checked %d keys and %d sealed payloads against %d bytes of logs, API answers, /metrics, %d exported spans and rcmdevice output",
+		2*len(list.IMSIs), sealed, len(text), len(spans))
 }

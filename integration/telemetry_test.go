@@ -44,10 +44,10 @@ func (c *collector) Export(_ context.Context, req *coltrace.ExportTraceServiceRe
 	return &coltrace.ExportTraceServiceResponse{}, nil
 }
 
-// TestTracesExportedOverOTLP: with telemetry.otlp_endpoint set, the span of
-// an S6a AIR reaches an OTLP collector (flushed at shutdown at the latest)
-// with its result code, and no exported byte holds the subscriber's keys.
-func TestTracesExportedOverOTLP(t *testing.T) {
+// startCollector serves a collector on a loopback port for the test's
+// lifetime and returns it with its address (telemetry.otlp_endpoint).
+func startCollector(t *testing.T) (*collector, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +57,26 @@ func TestTracesExportedOverOTLP(t *testing.T) {
 	coltrace.RegisterTraceServiceServer(gs, col)
 	go func() { _ = gs.Serve(ln) }()
 	t.Cleanup(gs.Stop)
+	return col, ln.Addr().String()
+}
 
-	n := StartNode(t, NodeOptions{Env: map[string]string{"RCMHSS_TELEMETRY_OTLP_ENDPOINT": ln.Addr().String()}})
+// exported returns the bytes the collector received and the names of the spans.
+func (c *collector) exported() ([]byte, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := make([]string, 0, len(c.spans))
+	for _, s := range c.spans {
+		names = append(names, s.Name)
+	}
+	return bytes.Clone(c.raw.Bytes()), names
+}
+
+// TestTracesExportedOverOTLP: with telemetry.otlp_endpoint set, the span of
+// an S6a AIR reaches an OTLP collector (flushed at shutdown at the latest)
+// with its result code, and no exported byte holds the subscriber's keys.
+func TestTracesExportedOverOTLP(t *testing.T) {
+	col, endpoint := startCollector(t)
+	n := StartNode(t, NodeOptions{Env: map[string]string{"RCMHSS_TELEMETRY_OTLP_ENDPOINT": endpoint}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	k, opc := randomHex(t), randomHex(t)
