@@ -296,9 +296,13 @@ func (c *conn) write(b []byte) error {
 		return err
 	}
 	c.wmu.Lock()
-	if c.werr != nil {
+	if c.werr != nil || c.writerGone {
 		err := c.werr
 		c.wmu.Unlock()
+		if err == nil {
+			// The connection was closed and its writer has stopped.
+			err = net.ErrClosed
+		}
 		return err
 	}
 	c.wq = append(c.wq, b...)
