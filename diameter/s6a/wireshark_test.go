@@ -1,18 +1,12 @@
 package s6a
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 
+	"github.com/rcmhss/rcmhss/diameter/diametertest"
 	"github.com/rcmhss/rcmhss/hss"
 )
 
@@ -20,11 +14,6 @@ import (
 // 3GPP dictionary is an independent reading of TS 29.272: every AVP must be
 // known to it and nothing may be malformed or flagged by its expert checks.
 func TestWiresharkDecodes(t *testing.T) {
-	text2pcap, err1 := exec.LookPath("text2pcap")
-	tshark, err2 := exec.LookPath("tshark")
-	if err1 != nil || err2 != nil {
-		t.Skip("tshark/text2pcap not installed")
-	}
 	h := newHSS(t)
 	provision(t, h, testSubscriber(testIMSI))
 	p := New(testConfig(), h, nil, nil)
@@ -50,47 +39,7 @@ func TestWiresharkDecodes(t *testing.T) {
 	dsr.NewAVP(codeContextIdentifier, flagsMV, VendorID, u32(0, d.removed[0]).Data)
 
 	msgs := []*diam.Message{ula, aia, quintets, failed, clr, idr, dsr}
-	var dump strings.Builder
-	for _, m := range msgs {
-		b := serialize(t, m)
-		for off := 0; off < len(b); off += 16 {
-			fmt.Fprintf(&dump, "%06x", off)
-			for _, c := range b[off:min(off+16, len(b))] {
-				fmt.Fprintf(&dump, " %02x", c)
-			}
-			dump.WriteByte('\n')
-		}
-	}
-	dir := t.TempDir()
-	txt, pcap := filepath.Join(dir, "s6a.txt"), filepath.Join(dir, "s6a.pcap")
-	if err := os.WriteFile(txt, []byte(dump.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// tshark loads every dissector before it reads a byte: seconds on a
-	// busy machine, so it gets its own bound rather than a request's.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, text2pcap, "-q", "-T", "3868,3868", txt, pcap).CombinedOutput(); err != nil {
-		t.Fatalf("text2pcap: %v\n%s", err, out)
-	}
-	// 3868 is tshark's default Diameter port.
-	cmd := exec.CommandContext(ctx, tshark, "-n", "-r", pcap, "-V")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, stderr.String())
-	}
-	text := string(out)
-	if n := strings.Count(text, "Diameter Protocol"); n != len(msgs) {
-		t.Fatalf("tshark saw %d Diameter messages, want %d", n, len(msgs))
-	}
-	bad := regexp.MustCompile(`(?i)malformed|expert info|AVP: Unknown|bogus`)
-	for _, line := range strings.Split(text, "\n") {
-		if bad.MatchString(line) {
-			t.Errorf("tshark: %s", strings.TrimSpace(line))
-		}
-	}
+	text := diametertest.TsharkDecode(t, msgs...)
 	for _, want := range []string{"Subscription-Data(1400)", "APN-Configuration(1430)", "E-UTRAN-Vector(1414)", "UTRAN-Vector(1415)",
 		"Experimental-Result-Code(298)", "Cancellation-Type(1420) l=16 f=VM- vnd=TGPP val=SUBSCRIPTION_WITHDRAWAL (2)",
 		"DSR-Flags(1421)", "Insert-Subscriber-Data (319)", "Delete-Subscriber-Data (320)", "Cancel-Location (317)"} {
