@@ -7,6 +7,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/rcmhss/rcmhss/hss"
+
+	"github.com/rcmhss/rcmhss/diameter"
 )
 
 // SubscriberDeleted implements hss.SubscriberObserver: an MME that still holds
@@ -64,7 +66,7 @@ func subscriptionDelta(before, after *hss.Subscriber) delta {
 		members = append(members, diam.NewAVP(codeAccessRestrictionData, flagsMV, VendorID, datatype.Unsigned32(after.AccessRestriction)))
 	}
 	if after.AMBR != before.AMBR {
-		members = append(members, ambrAVP(after.AMBR))
+		members = append(members, diameter.AMBRAVP(after.AMBR))
 	}
 
 	// APN configurations: added or modified ones go in an IDR with

@@ -161,7 +161,7 @@ func subscriptionData(s *hss.Subscriber) *diam.AVP {
 	if s.AccessRestriction != 0 {
 		members = append(members, diam.NewAVP(codeAccessRestrictionData, flagsMV, VendorID, datatype.Unsigned32(s.AccessRestriction)))
 	}
-	members = append(members, ambrAVP(s.AMBR))
+	members = append(members, diameter.AMBRAVP(s.AMBR))
 	if len(s.APNs) > 0 {
 		members = append(members, apnConfigurationProfile(s.DefaultContextID, allAPNConfigurationsIncluded, s.APNs))
 	}
@@ -176,14 +176,6 @@ func msisdnAVP(m hss.MSISDN) *diam.AVP {
 	return diam.NewAVP(codeMSISDN, flagsMV, VendorID, datatype.OctetString(m.TBCD()))
 }
 
-// ambrAVP builds AMBR (TS 29.272 7.3.41).
-func ambrAVP(a hss.AMBR) *diam.AVP {
-	return diam.NewAVP(codeAMBR, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-		diam.NewAVP(codeMaxRequestedBandwidthUL, flagsMV, VendorID, datatype.Unsigned32(a.UL)),
-		diam.NewAVP(codeMaxRequestedBandwidthDL, flagsMV, VendorID, datatype.Unsigned32(a.DL)),
-	}})
-}
-
 // apnConfigurationProfile builds APN-Configuration-Profile (TS 29.272 7.3.34).
 // included is All-APN-Configurations-Included-Indicator (7.3.33): ULA always
 // carries all of them; an IDR may carry only the added or modified ones.
@@ -194,45 +186,7 @@ func apnConfigurationProfile(defaultID, included uint32, apns []hss.APNConfigura
 		diam.NewAVP(codeAllAPNConfigsIncluded, flagsMV, VendorID, datatype.Enumerated(included)),
 	)
 	for i := range apns {
-		members = append(members, apnConfiguration(&apns[i]))
+		members = append(members, diameter.APNConfigurationAVP(&apns[i]))
 	}
 	return diam.NewAVP(codeAPNConfigurationProfile, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
-}
-
-// apnConfiguration builds APN-Configuration (TS 29.272 7.3.35).
-func apnConfiguration(a *hss.APNConfiguration) *diam.AVP {
-	members := []*diam.AVP{
-		diam.NewAVP(codeContextIdentifier, flagsMV, VendorID, datatype.Unsigned32(a.ContextID)),
-	}
-	// 7.3.35: Served-Party-IP-Address carries a static address, one per family.
-	if a.StaticIPv4.IsValid() {
-		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv4.AsSlice())))
-	}
-	if a.StaticIPv6.IsValid() {
-		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv6.AsSlice())))
-	}
-	members = append(members,
-		diam.NewAVP(codePDNType, flagsMV, VendorID, datatype.Enumerated(a.PDNType)),
-		diam.NewAVP(codeServiceSelection, flagsM, 0, datatype.UTF8String(a.Name)),
-		diam.NewAVP(codeEPSSubscribedQoSProfile, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-			diam.NewAVP(codeQoSClassIdentifier, flagsMV, VendorID, datatype.Enumerated(a.QCI)),
-			diam.NewAVP(codeARP, flagsV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-				diam.NewAVP(codePriorityLevel, flagsV, VendorID, datatype.Unsigned32(a.ARP.PriorityLevel)),
-				// TS 29.212 5.3.46/47: ENABLED is 0, DISABLED is 1.
-				diam.NewAVP(codePreemptionCapability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionCapability))),
-				diam.NewAVP(codePreemptionVulnerability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionVulnerability))),
-			}}),
-		}}),
-	)
-	if a.AMBR != (hss.AMBR{}) {
-		members = append(members, ambrAVP(a.AMBR))
-	}
-	return diam.NewAVP(codeAPNConfiguration, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
-}
-
-func enabledDisabled(enabled bool) int32 {
-	if enabled {
-		return 0
-	}
-	return 1
 }

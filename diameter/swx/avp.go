@@ -44,16 +44,9 @@ const (
 
 	codeContextIdentifier       uint32 = 1423 // TS 29.272 7.3.27
 	codeAPNConfiguration        uint32 = 1430 // TS 29.272 7.3.35
-	codeEPSSubscribedQoSProfile uint32 = 1431 // TS 29.272 7.3.37
 	codeAMBR                    uint32 = 1435 // TS 29.272 7.3.41
-	codePDNType                 uint32 = 1456 // TS 29.272 7.3.62
 	codeMaxRequestedBandwidthDL uint32 = 515  // TS 29.214 5.3.14
 	codeMaxRequestedBandwidthUL uint32 = 516  // TS 29.214 5.3.15
-	codeQoSClassIdentifier      uint32 = 1028 // TS 29.212 5.3.17
-	codeARP                     uint32 = 1034 // TS 29.212 5.3.32
-	codePriorityLevel           uint32 = 1046 // TS 29.212 5.3.45
-	codePreemptionCapability    uint32 = 1047 // TS 29.212 5.3.46
-	codePreemptionVulnerability uint32 = 1048 // TS 29.212 5.3.47
 	codeServedPartyIPAddress    uint32 = 848  // TS 32.299 7.2.187
 	codeServiceSelection        uint32 = 493  // RFC 5778 6.2 (no vendor)
 	codeSubscriptionID          uint32 = 443  // RFC 4006 8.46 (no vendor)

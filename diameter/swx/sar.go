@@ -103,59 +103,13 @@ func non3GPPUserData(d *hss.Non3GPPUserData) *diam.AVP {
 	}
 	members = append(members,
 		diam.NewAVP(codeNon3GPPIPAccessAPN, flagsMV, VendorID, datatype.Enumerated(apns)),
-		ambrAVP(d.AMBR),
+		diameter.AMBRAVP(d.AMBR),
 	)
 	if len(d.APNs) > 0 {
 		members = append(members, diam.NewAVP(codeContextIdentifier, flagsMV, VendorID, datatype.Unsigned32(d.DefaultContextID)))
 	}
 	for i := range d.APNs {
-		members = append(members, apnConfiguration(&d.APNs[i]))
+		members = append(members, diameter.APNConfigurationAVP(&d.APNs[i]))
 	}
 	return diam.NewAVP(codeNon3GPPUserData, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
-}
-
-// ambrAVP builds AMBR (TS 29.272 7.3.41).
-func ambrAVP(a hss.AMBR) *diam.AVP {
-	return diam.NewAVP(codeAMBR, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-		diam.NewAVP(codeMaxRequestedBandwidthUL, flagsMV, VendorID, datatype.Unsigned32(a.UL)),
-		diam.NewAVP(codeMaxRequestedBandwidthDL, flagsMV, VendorID, datatype.Unsigned32(a.DL)),
-	}})
-}
-
-// apnConfiguration builds APN-Configuration (TS 29.272 7.3.35), which
-// Non-3GPP-User-Data reuses.
-func apnConfiguration(a *hss.APNConfiguration) *diam.AVP {
-	members := []*diam.AVP{
-		diam.NewAVP(codeContextIdentifier, flagsMV, VendorID, datatype.Unsigned32(a.ContextID)),
-	}
-	if a.StaticIPv4.IsValid() {
-		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv4.AsSlice())))
-	}
-	if a.StaticIPv6.IsValid() {
-		members = append(members, diam.NewAVP(codeServedPartyIPAddress, flagsMV, VendorID, datatype.Address(a.StaticIPv6.AsSlice())))
-	}
-	members = append(members,
-		diam.NewAVP(codePDNType, flagsMV, VendorID, datatype.Enumerated(a.PDNType)),
-		diam.NewAVP(codeServiceSelection, flagsM, 0, datatype.UTF8String(a.Name)),
-		diam.NewAVP(codeEPSSubscribedQoSProfile, flagsMV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-			diam.NewAVP(codeQoSClassIdentifier, flagsMV, VendorID, datatype.Enumerated(a.QCI)),
-			diam.NewAVP(codeARP, flagsV, VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{
-				diam.NewAVP(codePriorityLevel, flagsV, VendorID, datatype.Unsigned32(a.ARP.PriorityLevel)),
-				// TS 29.212 5.3.46/47: ENABLED is 0, DISABLED is 1.
-				diam.NewAVP(codePreemptionCapability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionCapability))),
-				diam.NewAVP(codePreemptionVulnerability, flagsV, VendorID, datatype.Enumerated(enabledDisabled(a.ARP.PreemptionVulnerability))),
-			}}),
-		}}),
-	)
-	if a.AMBR != (hss.AMBR{}) {
-		members = append(members, ambrAVP(a.AMBR))
-	}
-	return diam.NewAVP(codeAPNConfiguration, flagsMV, VendorID, &diam.GroupedAVP{AVP: members})
-}
-
-func enabledDisabled(enabled bool) int32 {
-	if enabled {
-		return 0
-	}
-	return 1
 }
