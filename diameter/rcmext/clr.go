@@ -3,9 +3,7 @@ package rcmext
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -34,22 +32,18 @@ const (
 )
 
 type clrBuilder struct {
-	host, realm, boot string
-	counter           atomic.Uint32
+	host, realm string
 }
 
 func newCLRBuilder(host, realm string) *clrBuilder {
-	return &clrBuilder{host: host, realm: realm, boot: strconv.FormatInt(time.Now().Unix(), 10)}
+	return &clrBuilder{host: host, realm: realm}
 }
 
 // build makes the CLR for a guest binding's serving MME.
 func (c *clrBuilder) build(b rcm.Binding) *diam.Message {
 	m := diam.NewRequest(cmdCancelLocation, s6a.AppID, diamdict.Default)
 	m.Header.CommandFlags |= diam.ProxiableFlag
-	// RFC 6733 8.8: <DiameterIdentity>;<high>;<low>, "rcm" keeps these apart
-	// from the S6a plugin's own sessions.
-	sid := c.host + ";" + c.boot + ";rcm" + strconv.FormatUint(uint64(c.counter.Add(1)), 10)
-	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(sid))
+	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(diameter.NewSessionID(c.host)))
 	m.NewAVP(avp.VendorSpecificApplicationID, flagsM, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 		diam.NewAVP(avp.VendorID, flagsM, 0, datatype.Unsigned32(s6a.VendorID)),
 		diam.NewAVP(avp.AuthApplicationID, flagsM, 0, datatype.Unsigned32(s6a.AppID)),

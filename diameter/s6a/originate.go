@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -23,12 +22,6 @@ var ErrRejected = errors.New("request rejected by peer")
 // must originate a request.
 var ErrNoSender = errors.New("s6a: no sender to originate requests")
 
-// sessionID returns a fresh Session-Id, <DiameterIdentity>;<high>;<low>
-// (RFC 6733 8.8): the boot time makes it unique across restarts.
-func (p *Plugin) sessionID() string {
-	return p.cfg.OriginHost + ";" + p.boot + ";" + strconv.FormatUint(uint64(p.counter.Add(1)), 10)
-}
-
 // newRequest starts an HSS-initiated S6a request to the MME of reg for imsi
 // (TS 29.272 7.2.7 CLR, 7.2.9 IDR, 7.2.11 DSR share this head). The server's
 // Sender sets the Hop-by-Hop and End-to-End identifiers.
@@ -36,7 +29,7 @@ func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.MMERegistration)
 	m := diam.NewRequest(cmd, AppID, diamdict.Default)
 	// Table 7.2.2/1: S6a commands are proxiable.
 	m.Header.CommandFlags |= diam.ProxiableFlag
-	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(p.sessionID()))
+	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(diameter.NewSessionID(p.cfg.OriginHost)))
 	m.AddAVP(vendorSpecificAppID())
 	m.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
 	m.NewAVP(avp.OriginHost, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginHost))

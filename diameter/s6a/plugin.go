@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -75,10 +73,6 @@ type Plugin struct {
 	sender  diameter.Sender
 	log     *slog.Logger
 
-	// Session-Id = OriginHost;boot;counter (RFC 6733 8.8).
-	boot    string
-	counter atomic.Uint32
-
 	// inflight tracks the CLRs sent after a ULA, so that Close can wait.
 	inflight sync.WaitGroup
 }
@@ -101,7 +95,6 @@ func New(cfg Config, backend Backend, sender diameter.Sender, logger *slog.Logge
 		backend: backend,
 		sender:  sender,
 		log:     logger.With("app", "S6a"),
-		boot:    strconv.FormatInt(time.Now().Unix(), 10),
 	}
 }
 

@@ -3,6 +3,11 @@ package s6a
 import (
 	"strings"
 	"testing"
+
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+
+	"github.com/rcmhss/rcmhss/hss"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -35,7 +40,15 @@ func TestPluginIdentity(t *testing.T) {
 		t.Errorf("%d handlers, want 4", len(cmds))
 	}
 	// Session-Ids are unique and name this HSS (RFC 6733 8.8).
-	a, b := p.sessionID(), p.sessionID()
+	reg := &hss.MMERegistration{Host: mme1, Realm: mmeRealm}
+	sid := func() string {
+		a, err := p.newRequest(cmdCancelLocation, testIMSI, reg).FindAVP(avp.SessionID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(a.Data.(datatype.UTF8String))
+	}
+	a, b := sid(), sid()
 	if a == b || !strings.HasPrefix(a, hssHost+";") {
 		t.Errorf("session ids %q %q", a, b)
 	}

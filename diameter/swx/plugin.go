@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/rcmhss/rcmhss/diameter"
 	"github.com/rcmhss/rcmhss/hss"
-	"sync/atomic"
 )
 
 // Backend is what the SWx plugin needs from the HSS domain. *hss.HSS
@@ -59,9 +57,6 @@ type Plugin struct {
 	backend Backend
 	sender  diameter.Sender
 	log     *slog.Logger
-
-	boot    string
-	counter atomic.Uint32
 }
 
 var (
@@ -80,8 +75,7 @@ func New(cfg Config, backend Backend, sender diameter.Sender, logger *slog.Logge
 	}
 	return &Plugin{
 		cfg: cfg, backend: backend, sender: sender,
-		log:  logger.With("app", "SWx"),
-		boot: strconv.FormatInt(time.Now().Unix(), 10),
+		log: logger.With("app", "SWx"),
 	}
 }
 

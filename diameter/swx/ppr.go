@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -49,17 +48,12 @@ func (p *Plugin) SubscriberUpdated(ctx context.Context, before, after *hss.Subsc
 	p.log.InfoContext(ctx, "ppr sent", "imsi", after.IMSI, "aaa", regs.AAA.ServerName)
 }
 
-// sessionID returns a fresh Session-Id (RFC 6733 8.8).
-func (p *Plugin) sessionID() string {
-	return p.cfg.OriginHost + ";" + p.boot + ";" + strconv.FormatUint(uint64(p.counter.Add(1)), 10)
-}
-
 // newRequest starts an HSS-initiated SWx request (PPR, RTR: TS 29.273
 // 8.2.2) to the AAA server of reg for imsi.
 func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.AAARegistration) *diam.Message {
 	m := diam.NewRequest(cmd, AppID, diamdict.Default)
 	m.Header.CommandFlags |= diam.ProxiableFlag
-	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(p.sessionID()))
+	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(diameter.NewSessionID(p.cfg.OriginHost)))
 	m.AddAVP(vendorSpecificAppID())
 	m.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
 	m.NewAVP(avp.OriginHost, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginHost))
