@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +174,85 @@ func BenchmarkServeAIRLikePipelined(b *testing.B) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+}
+
+// dupBenchAnswer is the size of an AIA with one E-UTRAN vector as the
+// server serializes it, the answer the duplicate cache holds most of.
+const dupBenchAnswer = 380
+
+// dupBenchKeys returns n distinct duplicate keys as dispatch builds them.
+func dupBenchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = duplicateKey("mme"+strconv.Itoa(i%4)+".epc.mnc001.mcc001.3gppnetwork.org", uint32(i))
+	}
+	return keys
+}
+
+// BenchmarkMemoryDuplicateCachePut stores answers into a full cache (the
+// steady state of a busy server: every Put evicts one entry).
+func BenchmarkMemoryDuplicateCachePut(b *testing.B) {
+	const max = 100_000
+	c := NewMemoryDuplicateCache(time.Minute, max)
+	keys := dupBenchKeys(4 * max)
+	answer := make([]byte, dupBenchAnswer)
+	ctx := context.Background()
+	for _, k := range keys[:max] {
+		c.Put(ctx, k, answer)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Put(ctx, keys[(max+i)%len(keys)], answer)
+	}
+}
+
+// BenchmarkMemoryDuplicateCacheGet looks up stored answers (a
+// retransmission answered from the cache).
+func BenchmarkMemoryDuplicateCacheGet(b *testing.B) {
+	const max = 100_000
+	c := NewMemoryDuplicateCache(time.Minute, max)
+	keys := dupBenchKeys(max)
+	ctx := context.Background()
+	for _, k := range keys {
+		c.Put(ctx, k, make([]byte, dupBenchAnswer))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, _ := c.Get(ctx, keys[i%max]); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkMemoryDuplicateCacheGC measures what a full cache costs the
+// garbage collector: ns/op is one forced collection (runtime.GC, whose
+// mark phase walks every live object) with 100k answers stored the way the
+// server stores them (each a fresh serialization); heap-objects is the
+// live heap's object count, which the mark phase visits.
+func BenchmarkMemoryDuplicateCacheGC(b *testing.B) {
+	const max = 100_000
+	c := NewMemoryDuplicateCache(time.Minute, max)
+	keys := dupBenchKeys(max)
+	ctx := context.Background()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, k := range keys {
+		c.Put(ctx, k, make([]byte, dupBenchAnswer))
+	}
+	keys = nil
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+	}
+	b.StopTimer()
+	// After the loop: ResetTimer drops metrics reported before it.
+	b.ReportMetric(float64(after.HeapObjects)-float64(before.HeapObjects), "heap-objects")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+	runtime.KeepAlive(c)
 }
