@@ -50,6 +50,7 @@ type conn struct {
 	state    atomic.Int32
 	peerMu   sync.Mutex
 	peer     PeerInfo
+	apps     []uint32 // advertised at CER, set before the peer is listed (peers.go)
 	sem      chan struct{}
 	inflight inflight
 
@@ -454,9 +455,11 @@ func (c *conn) handleCER(m *diam.Message) bool {
 		return false
 	}
 	c.state.Store(int32(stateOpen))
+	c.apps = advertisedApps(m)
 	c.s.addPeer(c, host)
 	c.s.tel.peers.Add(context.Background(), 1)
 	c.s.log.Info("diameter: peer connected", "peer", host, "realm", realm, "remote", remote, "network", c.network)
+	c.s.peerOpened(c)
 	return true
 }
 
