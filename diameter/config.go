@@ -33,6 +33,11 @@ type Config struct {
 	// DuplicateTTL is how long answers are kept to answer retransmissions
 	// (RFC 6733 5.5.4, default 60s).
 	DuplicateTTL time.Duration
+	// ForwardAttemptTimeout bounds one attempt of a request forwarded to the
+	// node holding the peer's connection (WithForwarder, default 1s): when
+	// the owner has not answered by then, Send looks it up again and retries
+	// until its overall deadline.
+	ForwardAttemptTimeout time.Duration
 }
 
 // PeerRule matches a peer at CER. Each non-empty field is a pattern: an
@@ -71,6 +76,7 @@ const (
 	defaultWatchdogInterval = 30 * time.Second
 	defaultRequestTimeout   = 5 * time.Second
 	defaultDuplicateTTL     = 60 * time.Second
+	defaultForwardAttempt   = time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -85,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DuplicateTTL == 0 {
 		c.DuplicateTTL = defaultDuplicateTTL
+	}
+	if c.ForwardAttemptTimeout == 0 {
+		c.ForwardAttemptTimeout = defaultForwardAttempt
 	}
 	return c
 }
@@ -125,6 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.DuplicateTTL < 0 {
 		errs = append(errs, fmt.Errorf("diameter: config: negative duplicate ttl %v", c.DuplicateTTL))
+	}
+	if c.ForwardAttemptTimeout < 0 {
+		errs = append(errs, fmt.Errorf("diameter: config: negative forward attempt timeout %v", c.ForwardAttemptTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -34,6 +34,13 @@
 // receiver to ignore reserved bits, and the M/V flag rules of go-diameter's
 // dictionaries are not reliable enough to refuse a peer's AVPs on them.
 //
+// Requests the HSS originates (Send: CLR, IDR, DSR, PPR, RTR) go on the
+// peer's connection when this node holds it; with a Forwarder they reach a
+// peer connected to another rcmhss node through that node, which sends them
+// as its own requests (fresh Hop-by-Hop identifier, everything else kept),
+// retried with the T flag until the deadline when the owner dies or the peer
+// moves (forward.go, docs/FAILOVER.md).
+//
 // Requests of one connection are handled concurrently, each in its own
 // goroutine, with writes serialized; base-protocol messages are answered on
 // the reading goroutine so that a slow handler never delays a DWA.

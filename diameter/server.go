@@ -60,6 +60,8 @@ type options struct {
 	tp     trace.TracerProvider
 	dup    DuplicateCache
 	mws    []Middleware
+	// forward holds the cross-node request options (forward.go).
+	forward forwardOptions
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -114,6 +116,9 @@ type Server struct {
 	ready   atomic.Bool
 	wg      sync.WaitGroup
 	workers *workers
+
+	// fw forwards requests for peers held by other nodes (forward.go).
+	fw forwarding
 }
 
 type appEntry struct {
@@ -175,6 +180,7 @@ func NewServer(cfg Config, opts ...Option) (*Server, error) {
 		flight:        make(map[string]chan struct{}),
 		workers:       newWorkers(),
 	}
+	s.fw.init(o.forward, cfg)
 	// RFC 6733 3: the high 12 bits of the End-to-End Identifier are the low
 	// 12 bits of the current time, the rest starts random.
 	s.e2e.Store(uint32(time.Now().Unix())<<20 | rand.Uint32N(1<<20))
@@ -417,7 +423,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Send sends req to the open peer whose Origin-Host is host and returns its
 // answer. The request gets fresh Hop-by-Hop and End-to-End identifiers and,
 // when absent, this server's Origin-Host and Origin-Realm. Without an earlier
-// ctx deadline it waits Config.RequestTimeout.
+// ctx deadline it waits Config.RequestTimeout. With a Forwarder (WithForwarder)
+// a peer connected to another node is reached through that node, with
+// retries until the deadline (see sendAnywhere in forward.go); without one, a
+// peer not connected here is ErrNoPeer.
 func (s *Server) Send(ctx context.Context, host string, req *diam.Message) (*diam.Message, error) {
 	app, cmd := s.appName(req.Header.ApplicationID), CommandName(req.Header.CommandCode)
 	start := time.Now()
@@ -431,7 +440,7 @@ func (s *Server) send(ctx context.Context, host string, req *diam.Message) (*dia
 	s.mu.Lock()
 	c := s.peers[strings.ToLower(host)]
 	s.mu.Unlock()
-	if c == nil {
+	if c == nil && s.fw.fwd == nil {
 		return nil, fmt.Errorf("diameter: send to %s: %w", host, ErrNoPeer)
 	}
 	req.Header.CommandFlags |= diam.RequestFlag
@@ -446,6 +455,9 @@ func (s *Server) send(ctx context.Context, host string, req *diam.Message) (*dia
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
+	}
+	if s.fw.fwd != nil {
+		return s.sendAnywhere(ctx, host, req)
 	}
 	ans, err := c.roundTrip(ctx, req)
 	if err != nil {
@@ -476,6 +488,7 @@ func (s *Server) addPeer(c *conn, host string) {
 	old := s.peers[key]
 	s.peers[key] = c
 	s.mu.Unlock()
+	s.fw.peerUp(host)
 	if old != nil && old != c {
 		s.log.Warn("diameter: peer reconnected, closing its previous connection", "peer", host)
 		old.close("replaced by a new connection of the same peer")
@@ -484,10 +497,14 @@ func (s *Server) addPeer(c *conn, host string) {
 
 func (s *Server) removeConn(c *conn, host string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.conns, c)
-	if host != "" && s.peers[strings.ToLower(host)] == c {
+	held := host != "" && s.peers[strings.ToLower(host)] == c
+	if held {
 		delete(s.peers, strings.ToLower(host))
+	}
+	s.mu.Unlock()
+	if held {
+		s.fw.peerDown(host)
 	}
 }
 
