@@ -47,6 +47,11 @@ type Config struct {
 	// Extension, when set, answers the AIR and ULR of the IMSIs it claims
 	// (RCM guest identities) instead of the Backend.
 	Extension Extension
+	// ResetAfterRestart sends a Reset-Request to each MME the first time it
+	// connects after this process started (TS 29.272 5.2.1.3): set it when
+	// the store did not keep the registrations across the restart (see
+	// reset.go).
+	ResetAfterRestart bool
 }
 
 // Validate reports every problem of c at once.
@@ -66,7 +71,8 @@ func (c Config) Validate() error {
 
 // Plugin is the S6a application (TS 29.272): it serves AIR, ULR, PUR and NOR
 // and, as an hss.SubscriberObserver, sends CLR, IDR and DSR to the MME that
-// holds a subscriber the operator changed or deleted.
+// holds a subscriber the operator changed or deleted, and RSR to every
+// connected MME on a Reset (reset.go).
 type Plugin struct {
 	cfg     Config
 	backend Backend
@@ -75,6 +81,8 @@ type Plugin struct {
 
 	// inflight tracks the CLRs sent after a ULA, so that Close can wait.
 	inflight sync.WaitGroup
+	// resets is the state of the Reset sent after a restart (reset.go).
+	resets resetState
 }
 
 var (
