@@ -15,7 +15,10 @@
 // procedures towards the MME holding a subscriber the operator changed:
 // IDR (5.2.2.1) with the changed Subscription-Data, DSR (5.2.2.2) for
 // withdrawn APN configurations, and CLR with SUBSCRIPTION_WITHDRAWAL when the
-// subscriber is deleted.
+// subscriber is deleted. As an hss.ResetObserver it sends RSR (5.2.1.3,
+// 7.2.15-16) with User-Ids (7.3.50) to every connected MME, and, as a
+// diameter.PeerObserver, to each MME that connects after a restart that lost
+// the registrations.
 //
 // Request decoders walk the decoded AVPs directly (no reflection): AIR is the
 // hot path of an HSS. Every error code comes from diameter.ResultFor.
