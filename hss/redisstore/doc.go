@@ -17,6 +17,11 @@
 //	<prefix>idx         zset    every IMSI, score 0, for lexicographic paging
 //	<prefix>dup:{key}   string  a serialized Diameter answer by Origin-Host and
 //	                            End-to-End id (DuplicateCache), expires (PX)
+//	<prefix>peer:{host} string  id of the node holding the Diameter peer's
+//	                            connection (PeerDirectory), expires (PX) unless
+//	                            its node refreshes it
+//	<prefix>node:{id}   channel requests forwarded to node id and the
+//	                            answers to its own (PeerDirectory, pub/sub)
 //
 // Every read-modify-write that can race between nodes runs on the server: SQN
 // reservation and resynchronisation (TS 33.102 Annex C.1.2, C.2.2, C.3, 6.3.5)
@@ -34,5 +39,7 @@
 // reservations, or a server restarted from an older snapshot) first moves SEQ
 // forward, so that no SQN is issued twice (TS 33.102 C.1). DuplicateCache
 // shares answers between nodes so that a retransmission (RFC 6733 5.5.4) to
-// another node is answered without running again.
+// another node is answered without running again. PeerDirectory
+// (peer_directory.go) lets a node send a CLR, IDR, DSR, PPR or RTR to a peer
+// connected to another node.
 package redisstore
