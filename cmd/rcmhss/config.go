@@ -53,6 +53,13 @@ type DiameterSection struct {
 	WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
 	RequestTimeout   time.Duration `mapstructure:"request_timeout"`
 	DuplicateTTL     time.Duration `mapstructure:"duplicate_ttl"`
+	// ForwardRequests sends a CLR, IDR, DSR, PPR or RTR for a peer connected
+	// to another node through that node (Redis peer directory,
+	// docs/FAILOVER.md); it applies only with Redis.
+	ForwardRequests bool `mapstructure:"forward_requests"`
+	// ForwardAttemptTimeout bounds one forwarding attempt; attempts go on
+	// until the request's own timeout.
+	ForwardAttemptTimeout time.Duration `mapstructure:"forward_attempt_timeout"`
 }
 
 // PeerSection is one allow-list entry checked at CER (RFC 6733 5.3).
@@ -81,6 +88,9 @@ type RedisSection struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	ReadTimeout time.Duration `mapstructure:"read_timeout"`
 	PoolSize    int           `mapstructure:"pool_size"`
+	// PeerTTL is how long the peers of a node that stopped refreshing them
+	// (it died) stay in the peer directory.
+	PeerTTL time.Duration `mapstructure:"peer_ttl"`
 	// FailoverSEQJump turns on the failover guard (docs/FAILOVER.md): the
 	// first SQN reservation of a subscriber on a Redis primary other than the
 	// one that made its previous reservation first moves SEQ forward by this
@@ -183,6 +193,10 @@ var defaults = map[string]any{
 	"redis.dial_timeout":         "5s",
 	"redis.read_timeout":         "3s",
 	"redis.pool_size":            0,
+	// Cross-node requests (docs/FAILOVER.md): on whenever Redis is.
+	"diameter.forward_requests":        true,
+	"diameter.forward_attempt_timeout": "1s",
+	"redis.peer_ttl":                   "5s",
 	// On by default: an SQN issued twice breaks TS 33.102's replay
 	// protection, which matters more than the guard's ~20 µs of Redis CPU per
 	// reservation. 4096 exceeds by far the reservations one subscriber gets

@@ -50,6 +50,10 @@ type server struct {
 	// ready is false until everything listens and again from the start of
 	// shutdown, so that a load balancer stops sending before we stop serving.
 	ready atomic.Bool
+	// peerDir is the Redis peer directory through which diam reaches peers
+	// of other nodes, nil on the embedded store or with
+	// diameter.forward_requests off.
+	peerDir *redisstore.PeerDirectory
 }
 
 func version() string {
@@ -90,6 +94,7 @@ func (c Config) diameterConfig(log *slog.Logger) diameter.Config {
 		Listen: listen, OriginHost: d.OriginHost, OriginRealm: d.OriginRealm, ProductName: d.ProductName,
 		AllowedPeers: peers, AllowLoopback: d.AllowLoopback, WatchdogInterval: d.WatchdogInterval,
 		RequestTimeout: d.RequestTimeout, DuplicateTTL: d.DuplicateTTL,
+		ForwardAttemptTimeout: d.ForwardAttemptTimeout,
 	}
 }
 
@@ -210,9 +215,23 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		s.dup = dc
 		dopts = append(dopts, diameter.WithDuplicateCache(dc))
 	}
+	if rs, ok := store.(*redisstore.Store); ok && cfg.Diameter.ForwardRequests {
+		// CLR, IDR, DSR, PPR and RTR reach a peer connected to another node
+		// through that node (docs/FAILOVER.md).
+		if s.peerDir, err = newPeerDirectory(cfg, rs, log); err != nil {
+			return nil, err
+		}
+		dopts = append(dopts, diameter.WithForwarder(s.peerDir), diameter.WithPeerDirectory(s.peerDir))
+	}
 	s.diam, err = diameter.NewServer(dcfg, dopts...)
 	if err != nil {
 		return nil, err
+	}
+	if s.peerDir != nil {
+		if err := s.peerDir.Start(ctx, s.diam.ServeForwarded); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, s.peerDir.Close)
 	}
 	backend, err := newVectorMetrics(s.tel.mp, s.svc)
 	if err != nil {
@@ -431,6 +450,13 @@ func (s *server) shutdown() error {
 }
 
 func (s *server) closeStore() error {
+	if s.peerDir != nil {
+		// Before the store's connections go: it releases this node's
+		// entries so that other nodes need not wait for their TTL.
+		if err := s.peerDir.Close(); err != nil {
+			s.log.Warn("redisstore: peer directory: close", "err", err)
+		}
+	}
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
