@@ -58,6 +58,7 @@ func Routes() []string {
 		"GET /v1/subscribers/{imsi}",
 		"PATCH /v1/subscribers/{imsi}",
 		"DELETE /v1/subscribers/{imsi}",
+		"POST /v1/reset",
 	}
 }
 
@@ -90,6 +91,7 @@ func NewHandler(svc Service, opts Options) http.Handler {
 		"GET /v1/subscribers/{imsi}":    h.get,
 		"PATCH /v1/subscribers/{imsi}":  h.patch,
 		"DELETE /v1/subscribers/{imsi}": h.delete,
+		"POST /v1/reset":                h.reset, // reset.go
 	}
 	for _, r := range Routes() {
 		mux.HandleFunc(r, handlers[r])
