@@ -11,6 +11,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/rcmhss/rcmhss/hss"
 )
 
 // dprCloseWait is how long a connection whose peer sent DPR stays open for
@@ -142,7 +144,10 @@ func (c *conn) dispatch(ctx context.Context, e *appEntry, handler Handler, m *di
 	if m.Header.CommandFlags&diam.RetransmittedFlag != 0 && c.replay(ctx, e.name, m, key, recv) {
 		return
 	}
-	ans := handler.ServeDiameter(ctx, &Request{Msg: m, Peer: c.info()})
+	// The stores shared by several nodes record the key with the state
+	// change (hss.WithRequestKey): a copy of this request that reaches another
+	// node, or runs late here, finds the change made and does not make it twice.
+	ans := handler.ServeDiameter(hss.WithRequestKey(ctx, key), &Request{Msg: m, Peer: c.info()})
 	b, err := serializeMessage(c.finish(m, ans))
 	if err != nil {
 		c.s.log.Error("diameter: serialize answer", "app", e.name, "command", CommandName(m.Header.CommandCode), "err", err)

@@ -51,6 +51,10 @@ type SQNReservation struct {
 	FirstSEQ uint64
 	// IND is the index slot of the serving node (TS 33.102 C.1.2).
 	IND uint32
+	// Replayed is set when the store found the request key of ctx (see
+	// WithRequestKey) already recorded with a reservation: another copy of the
+	// same request reserved FirstSEQ and IND, and this call changed nothing.
+	Replayed bool
 }
 
 // AuthMaterial is the key material vector generation needs.

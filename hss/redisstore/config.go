@@ -38,6 +38,14 @@ type Config struct {
 	// get during the replication lag, and stay well below the USIM's Delta
 	// (TS 33.102 C.2.1).
 	FailoverSEQJump uint64
+	// RequestClaimTTL, when not zero, makes the SQN reservations and MME
+	// registrations of a request idempotent across nodes for this long: the
+	// request key of the context (hss.WithRequestKey: Origin-Host and
+	// End-to-End Identifier) is recorded with the change in the same script,
+	// and another copy of the same request (a retransmission a relay sent to
+	// another node, the original a frozen node runs late) gets the same
+	// reservation back and changes nothing (request_claim.go).
+	RequestClaimTTL time.Duration
 }
 
 // Validate reports every problem of the configuration at once.
@@ -68,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.DialTimeout < 0 || c.ReadTimeout < 0 {
 		errs = append(errs, errors.New("redisstore: config: timeouts must not be negative"))
+	}
+	if c.RequestClaimTTL != 0 && c.RequestClaimTTL < time.Millisecond {
+		errs = append(errs, fmt.Errorf("redisstore: config: request claim ttl must be 0 (off) or at least 1ms, got %v", c.RequestClaimTTL))
 	}
 	if c.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("redisstore: config: pool_size must not be negative, got %d", c.PoolSize))

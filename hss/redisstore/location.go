@@ -19,7 +19,11 @@ func (s *Store) SetMMERegistration(ctx context.Context, imsi hss.IMSI, reg hss.M
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	k := s.keysFor(imsi)
-	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, "m", mme).Text()
+	keys, args := []string{k.sub, k.reg}, []any{"m", mme}
+	if claim := s.claimKey(ctx, imsi, "m"); claim != "" {
+		keys, args = append(keys, claim), append(args, s.claimTTL)
+	}
+	prev, err := swapScript.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

@@ -31,6 +31,8 @@ type Store struct {
 	cluster bool
 	// seqJump is Config.FailoverSEQJump (0: no failover guard).
 	seqJump uint64
+	// claimTTL is Config.RequestClaimTTL in milliseconds (0: no claims).
+	claimTTL int64
 	// scripts runs the SQN reservation scripts: concurrent reservations
 	// share pipelines (auto_pipeline.go).
 	scripts *autoPipeline
@@ -48,12 +50,13 @@ func New(ctx context.Context, cfg Config, sealer *hss.KeySealer) (*Store, error)
 		return nil, fmt.Errorf("redisstore: new: nil KeySealer (use hss.NewPlaintextSealer for plaintext): %w", hss.ErrInvalidInput)
 	}
 	s := &Store{
-		rdb:     cfg.client(),
-		sealer:  sealer,
-		prefix:  cfg.KeyPrefix,
-		index:   cfg.KeyPrefix + "idx",
-		cluster: cfg.Cluster,
-		seqJump: cfg.FailoverSEQJump,
+		rdb:      cfg.client(),
+		sealer:   sealer,
+		prefix:   cfg.KeyPrefix,
+		index:    cfg.KeyPrefix + "idx",
+		cluster:  cfg.Cluster,
+		seqJump:  cfg.FailoverSEQJump,
+		claimTTL: cfg.RequestClaimTTL.Milliseconds(),
 	}
 	s.scripts = newAutoPipeline(s.rdb)
 	if err := s.Ping(ctx); err != nil {

@@ -65,10 +65,16 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return {m, a}
 `)
 
-// KEYS: sub, reg  ARGV: 'm' (MME) or 'a' (AAA), new registration (empty deletes)
-// Returns the previous registration or nil when the IMSI is unknown.
+// KEYS: sub, reg[, claim]  ARGV: 'm' (MME) or 'a' (AAA), new registration
+// (empty deletes)[, claim TTL in ms]
+// Returns the previous registration or nil when the IMSI is unknown; with a
+// claim that this request already holds (request_claim.go), the new
+// registration itself, changing nothing.
 var swapScript = redis.NewScript(regLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if KEYS[3] then
+  if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) == false then return ARGV[2] end
+end
 local m, a = regsplit(redis.call('GET', KEYS[2]))
 local prev
 if ARGV[1] == 'm' then prev, m = m, ARGV[2] else prev, a = a, ARGV[2] end
@@ -94,20 +100,44 @@ return {m, a}
 `)
 
 // reserveScript implements ReserveSQN and ResyncSQN (TS 33.102 C.1.2, C.2.2,
-// C.3, 6.3.5), mirrored by hss/memstore.
+// C.3, 6.3.5), mirrored by hss/memstore, with the failover guard
+// (failover_guard.go) and the request claim (request_claim.go) in the same
+// atomic run.
 //
-// KEYS: sub, sqn
-// ARGV: node, n, 2^indBits, max SEQ, resync ('1' or '0'), SEQ_MS, delta
-// Returns {record, first SEQ, IND} or nil when the IMSI is unknown; the error
-// RCMHSS_SQN_EXHAUSTED when the reservation would pass the largest SEQ.
+// KEYS: sub, sqn[, claim]
+// ARGV: node, n, 2^indBits, max SEQ, resync ('1' or '0'), SEQ_MS, delta,
+// failover jump in SEQ steps ('0': no guard), claim TTL in ms
+// Returns {record, first SEQ, IND} or nil when the IMSI is unknown;
+// {record, first SEQ, IND, 1} when the claim holds an earlier reservation of
+// the same request (nothing changed); the error RCMHSS_SQN_EXHAUSTED when the
+// reservation would pass the largest SEQ.
+//
+// The SQN hash holds 'h' (SEQ_HE * 2^indBits + IND of the last
+// reservation), 't' (a tick counting reservations, for LRU), 'o' (the
+// primary that made the last reservation) and one 'n:<node>' field per
+// serving node ("IND:tick"); one HMGET reads what a reservation needs and
+// one HSET writes it back.
 var reserveScript = redis.NewScript(reserveLua)
 
 const reserveLua = `
 local rec = redis.call('GET', KEYS[1])
 if not rec then return false end
+if KEYS[3] then
+  local c = redis.call('GET', KEYS[3])
+  if c then
+    local f, i = string.match(c, '^(%d+):(%d+)$')
+    if f then return {rec, f, tonumber(i), 1} end
+  end
+end
 local node, n, slots, maxseq = 'n:' .. ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local h = tonumber(redis.call('HGET', KEYS[2], 'h') or '0')
+local jump = tonumber(ARGV[8])
+local st = redis.call('HMGET', KEYS[2], 'h', 't', node, 'o')
+local h = tonumber(st[1] or '0')
 local seq = math.floor(h / slots)
+local origin = nil
+if jump > 0 then
+` + guardLua + `
+end
 if ARGV[5] == '1' then
   -- SEQ_HE+1 would be refused by the USIM: SEQ_HE takes SEQ_MS.
   local ms, delta = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -115,9 +145,9 @@ if ARGV[5] == '1' then
 end
 local last = seq + n
 if last > maxseq then return redis.error_reply('RCMHSS_SQN_EXHAUSTED') end
-local tick = redis.call('HINCRBY', KEYS[2], 't', 1)
+local tick = tonumber(st[2] or '0') + 1
 local ind = nil
-local cur = redis.call('HGET', KEYS[2], node)
+local cur = st[3]
 if cur then
   local i = tonumber(string.match(cur, '^(%d+):'))
   if i and i < slots then ind = i end
@@ -148,6 +178,12 @@ if not ind then
     redis.call('HDEL', KEYS[2], lruf)
   end
 end
-redis.call('HSET', KEYS[2], node, string.format('%d:%d', ind, tick), 'h', string.format('%.0f', last * slots + ind))
-return {rec, string.format('%.0f', seq + 1), ind}
+local first = string.format('%.0f', seq + 1)
+if origin then
+  redis.call('HSET', KEYS[2], node, string.format('%d:%d', ind, tick), 'h', string.format('%.0f', last * slots + ind), 't', string.format('%d', tick), 'o', origin)
+else
+  redis.call('HSET', KEYS[2], node, string.format('%d:%d', ind, tick), 'h', string.format('%.0f', last * slots + ind), 't', string.format('%d', tick))
+end
+if KEYS[3] then redis.call('SET', KEYS[3], first .. ':' .. ind, 'PX', ARGV[9]) end
+return {rec, first, ind}
 `

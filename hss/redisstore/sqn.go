@@ -36,32 +36,33 @@ func (s *Store) reserve(ctx context.Context, op string, imsi hss.IMSI, node stri
 	if resync {
 		rs = "1"
 	}
-	script, args := reserveScript, []any{node, n, uint64(1) << indBits, maxSEQ, rs, seqMS, delta}
-	if s.seqJump != 0 {
-		script, args = reserveGuardedScript, append(args, s.seqJump)
+	keys := []string{s.key("sub:", imsi), s.key("sqn:", imsi)}
+	if claim := s.claimKey(ctx, imsi, "s"); claim != "" {
+		keys = append(keys, claim)
 	}
-	vals, err := script.Run(ctx, s.scripts, []string{s.key("sub:", imsi), s.key("sqn:", imsi)}, args...).Slice()
+	vals, err := reserveScript.Run(ctx, s.scripts, keys,
+		node, n, uint64(1)<<indBits, maxSEQ, rs, seqMS, delta, s.seqJump, s.claimTTL).Slice()
 	if err != nil {
 		return none, mapErr(op, err)
 	}
-	if len(vals) != 3 {
+	if len(vals) != 3 && len(vals) != 4 {
 		return none, fmt.Errorf("redisstore: %s: unexpected reply of %d values: %w", op, len(vals), errCorrupt)
 	}
 	rec, _ := vals[0].(string)
 	first, _ := vals[1].(string)
 	ind, _ := vals[2].(int64)
-	keys, d := decodeKeys([]byte(rec))
+	km, d := decodeKeys([]byte(rec))
 	if d.err != nil {
 		return none, fmt.Errorf("redisstore: %s: %w", op, d.err)
 	}
-	res := hss.SQNReservation{IND: uint32(ind), Material: hss.AuthMaterial{AMF: keys.AMF}}
+	res := hss.SQNReservation{IND: uint32(ind), Material: hss.AuthMaterial{AMF: km.AMF}, Replayed: len(vals) == 4}
 	if res.FirstSEQ, err = strconv.ParseUint(first, 10, 64); err != nil {
 		return none, fmt.Errorf("redisstore: %s: first seq %q: %w", op, first, errCorrupt)
 	}
-	if res.Material.K, err = s.sealer.Open(imsi, hss.FieldK, keys.K); err != nil {
+	if res.Material.K, err = s.sealer.Open(imsi, hss.FieldK, km.K); err != nil {
 		return none, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if res.Material.OPc, err = s.sealer.Open(imsi, hss.FieldOPc, keys.OPc); err != nil {
+	if res.Material.OPc, err = s.sealer.Open(imsi, hss.FieldOPc, km.OPc); err != nil {
 		return none, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	return res, nil
