@@ -2,9 +2,12 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,10 +19,12 @@ import (
 // of AIRs through the freeDiameter relay, one of two nodes is frozen with
 // SIGSTOP for 20 s, then resumed with SIGCONT. The relay's watchdog (RFC
 // 3539, Tw 6 s) declares it suspect and the MME retransmits with the T flag
-// what stays unanswered, so every request still ends in 2001; the requests
-// queued at the frozen node run late, and the independent SQN check shows
-// that neither they nor the retransmissions served by the other node issue
-// an SQN twice or make one go backwards. On the server side, a node with a
+// what stays unanswered, so every request still ends in 2001. The requests
+// queued at the frozen node run late: each finds its request claimed in
+// Redis by the retransmission the other node served and changes no state
+// (Redis's SEQ_HE ends equal to the highest SEQ the MME received, for every
+// IMSI), and the independent SQN check shows no SQN issued twice or going
+// backwards. On the server side, a node with a
 // 6 s watchdog closes a peer that stops answering DWRs (RFC 3539 3.4.1).
 func TestDrillStopNode(t *testing.T) {
 	if testing.Short() {
@@ -113,10 +118,47 @@ func TestDrillStopNode(t *testing.T) {
 	if fromBDuring != 0 {
 		t.Errorf("%d requests sent while %s was stopped were answered by it before SIGCONT", fromBDuring, hosts[1])
 	}
+	// The stale requests changed no state. Node B ran, after SIGCONT, the
+	// copies that sat in its socket buffer; the MME had meanwhile
+	// retransmitted them (T flag) and node A answered. Each copy found its
+	// request claimed in Redis (Origin-Host + End-to-End id recorded with the
+	// reservation) and reserved nothing: for every IMSI the SEQ_HE that
+	// Redis holds is exactly the highest SEQ the MME received, so no
+	// reservation exists that did not reach the MME.
 	issuedB := vectorsIssued(t, nodes[1])
-	appendDrillReport(t, fmt.Sprintf("  stale requests run by %s after SIGCONT: %d", hosts[1], issuedB-fromB))
-	t.Logf("%s issued %d vectors, %d reached the MME: %d stale requests ran after SIGCONT and were never delivered (gaps in SEQ, no SQN re-issued)",
-		hosts[1], issuedB, fromB, issuedB-fromB)
+	replayedB := reservationsReplayed(t, nodes[1])
+	if replayedB == 0 {
+		t.Errorf("%s ran no stale copy after SIGCONT: the drill did not freeze it with requests queued", hosts[1])
+	}
+	maxSEQ := map[string]uint64{}
+	for _, r := range reqs {
+		for _, sqn := range r.SQNs {
+			maxSEQ[r.IMSI] = max(maxSEQ[r.IMSI], sqn>>load.IndBits)
+		}
+	}
+	var moved []string
+	for _, sub := range subs {
+		var view struct {
+			SQN uint64 `json:"sqn"`
+		}
+		resp, err := nodes[0].Do(ctx, "GET", "/v1/subscribers/"+sub.IMSI, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(resp.Body, &view); err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("GET subscriber %s: %d %v", sub.IMSI, resp.Status, err)
+		}
+		if seqHE := view.SQN >> load.IndBits; seqHE != maxSEQ[sub.IMSI] {
+			moved = append(moved, fmt.Sprintf("%s: SEQ_HE %d, highest SEQ the MME received %d", sub.IMSI, seqHE, maxSEQ[sub.IMSI]))
+		}
+	}
+	if len(moved) > 0 {
+		t.Errorf("reservations that never reached the MME (stale requests changed state):\n%s", strings.Join(moved, "\n"))
+	}
+	appendDrillReport(t, fmt.Sprintf("  stale copies run by %s after SIGCONT: %d, each found its request already handled (no SQN reserved); IMSIs whose SEQ_HE passed the highest SEQ delivered: %d of %d",
+		hosts[1], replayedB, len(moved), len(subs)))
+	t.Logf("%s issued %d vectors, %d reached the MME; %d stale copies after SIGCONT found their request handled and reserved nothing; SEQ_HE = highest delivered SEQ for %d of %d IMSIs",
+		hosts[1], issuedB, fromB, replayedB, len(subs)-len(moved), len(subs))
 
 	// Server side: node A closed the mute peer after its watchdog expired.
 	select {
@@ -133,6 +175,20 @@ func TestDrillStopNode(t *testing.T) {
 	}); err != nil {
 		t.Error(err)
 	}
+}
+
+var reservationsReplayedRE = regexp.MustCompile(`(?m)^hss_sqn_reservations_replayed_total\{[^}]*\} (\d+)$`)
+
+// reservationsReplayed sums the node's SQN reservations that found their
+// request already handled, from /metrics.
+func reservationsReplayed(t testing.TB, n *Node) int {
+	t.Helper()
+	total := 0
+	for _, m := range reservationsReplayedRE.FindAllStringSubmatch(httpGet(t, n.AdminURL+"/metrics"), -1) {
+		v, _ := strconv.Atoi(m[1])
+		total += v
+	}
+	return total
 }
 
 var vectorsIssuedRE = regexp.MustCompile(`(?m)^hss_vectors_issued_total\{[^}]*kind="eutran"[^}]*\} (\d+)$`)

@@ -3,7 +3,9 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +21,17 @@ import (
 // binary: two rcmhss nodes on one redis-server, an AIR answered by node A,
 // then the same request retransmitted (T flag, same Origin-Host and
 // End-to-End identifier, RFC 6733 5.5.4) to node B, as a relay does when A
-// stops answering. B must answer with A's answer, and only one SQN must have
-// been reserved: the next fresh AIR gets the SQN right after it.
+// stops answering. Only one SQN may be reserved: B's answer carries A's SQN
+// and the next fresh AIR gets the SQN right after it. By default (request
+// claims) B builds its answer from A's reservation; with
+// redis.shared_answers B sends A's answer byte for byte.
 func TestDuplicateAnswerAcrossNodes(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared_answers=%v", shared), func(t *testing.T) { testDuplicateAcrossNodes(t, shared) })
+	}
+}
+
+func testDuplicateAcrossNodes(t *testing.T, shared bool) {
 	lookTool(t, "redis-server", "redis-server")
 	rs := redistest.StartWithArgs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -31,6 +41,7 @@ func TestDuplicateAnswerAcrossNodes(t *testing.T) {
 		nodes = append(nodes, StartNode(t, NodeOptions{Env: map[string]string{
 			"RCMHSS_REDIS_ADDR":           rs.Addr,
 			"RCMHSS_REDIS_KEY_PREFIX":     "dup:",
+			"RCMHSS_REDIS_SHARED_ANSWERS": strconv.FormatBool(shared),
 			"RCMHSS_DIAMETER_ORIGIN_HOST": h,
 		}}))
 	}
@@ -66,8 +77,12 @@ func TestDuplicateAnswerAcrossNodes(t *testing.T) {
 	if rc := diametertest.ResultCode(again); rc != diam.Success {
 		t.Fatalf("AIA from B to the retransmission: %d", rc)
 	}
-	if h := originHost(again); h != "hss-a.rcmhss.localdomain" {
-		t.Errorf("B answered the retransmission as %q, want A's answer (hss-a)", h)
+	wantHost := "hss-b.rcmhss.localdomain"
+	if shared {
+		wantHost = "hss-a.rcmhss.localdomain" // A's answer, replayed
+	}
+	if h := originHost(again); h != wantHost {
+		t.Errorf("B answered the retransmission as %q, want %q", h, wantHost)
 	}
 	sqnB, err := load.sqns(sub, again)
 	if err != nil {
@@ -76,8 +91,8 @@ func TestDuplicateAnswerAcrossNodes(t *testing.T) {
 	if sqnA[0] != sqnB[0] {
 		t.Errorf("the retransmission got SQN %d from B, A issued %d: the request ran twice", sqnB[0], sqnA[0])
 	}
-	if !bytes.Equal(vectorBytes(t, first), vectorBytes(t, again)) {
-		t.Error("B's answer carries another vector than A's")
+	if same := bytes.Equal(vectorBytes(t, first), vectorBytes(t, again)); same != shared {
+		t.Errorf("B's vector equals A's: %v, want %v (fresh RAND unless the answer itself is shared)", same, shared)
 	}
 
 	// Only one SQN was reserved: a fresh request (no T flag) to B gets the

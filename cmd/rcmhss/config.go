@@ -97,6 +97,13 @@ type RedisSection struct {
 	// many steps, so that a reservation lost with asynchronous replication is
 	// never issued again. 0 turns the guard off.
 	FailoverSEQJump uint64 `mapstructure:"failover_seq_jump"`
+	// SharedAnswers keeps every Diameter answer in Redis for
+	// diameter.duplicate_ttl, so that a retransmission (T flag) that reaches
+	// another node gets the first node's answer byte for byte. Off, the
+	// request claims (always on with Redis) still keep that retransmission
+	// from changing state twice: it gets an answer built from the same SQN
+	// reservation. On costs one SET of the answer per request.
+	SharedAnswers bool `mapstructure:"shared_answers"`
 }
 
 // Addrs splits Addr.
@@ -202,6 +209,7 @@ var defaults = map[string]any{
 	// reservation. 4096 exceeds by far the reservations one subscriber gets
 	// during a replication lag and stays 2^16 times below Delta (2^28).
 	"redis.failover_seq_jump":       uint64(4096),
+	"redis.shared_answers":          false,
 	"hss.max_vectors":               32,
 	"hss.sqn.ind_bits":              5,
 	"hss.sqn.delta":                 uint64(1) << 28,

@@ -204,10 +204,12 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	}
 	dopts := []diameter.Option{diameter.WithLogger(log),
 		diameter.WithMeterProvider(s.tel.mp), diameter.WithTracerProvider(s.tel.tp)}
-	if rs, ok := store.(*redisstore.Store); ok {
+	if rs, ok := store.(*redisstore.Store); ok && cfg.Redis.SharedAnswers {
 		// Answers shared through Redis: a retransmission (T flag, RFC 6733
-		// 5.5.4) that a relay sends to another node is answered from the
-		// first node's answer instead of running the request twice.
+		// 5.5.4) that a relay sends to another node is answered with the
+		// first node's answer, byte for byte. Without it the request claims
+		// (hss/redisstore/request_claim.go) keep the retransmission from
+		// changing state a second time.
 		dc, err := rs.NewDuplicateCache(dcfg.DuplicateTTL)
 		if err != nil {
 			return nil, err

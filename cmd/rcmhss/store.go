@@ -21,6 +21,9 @@ func (c Config) redisConfig() redisstore.Config {
 		DB: r.DB, Cluster: r.Cluster, KeyPrefix: r.KeyPrefix,
 		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, PoolSize: r.PoolSize,
 		FailoverSEQJump: r.FailoverSEQJump,
+		// A request's SQN reservation and MME registration happen once
+		// across nodes for as long as duplicates are detected.
+		RequestClaimTTL: c.Diameter.DuplicateTTL,
 	}
 }
 
@@ -40,21 +43,37 @@ func openStore(ctx context.Context, c Config, sealer *hss.KeySealer, log *slog.L
 	return st, st.EIR(), nil
 }
 
-// storeMetrics decorates a Store with the errors that matter to an operator:
-// calls that failed because the backend (Redis) did not answer, by operation.
+// storeMetrics decorates a Store with what matters to an operator: calls
+// that failed because the backend (Redis) did not answer, by operation, and
+// SQN reservations that found their request already handled (a copy of a
+// request another node, or this one earlier, had run: nothing reserved).
 // The stores themselves carry no instruments (hss imports no otel).
 type storeMetrics struct {
 	hss.Store
-	errs metric.Int64Counter
+	errs     metric.Int64Counter
+	replayed metric.Int64Counter
 }
 
 func newStoreMetrics(mp metric.MeterProvider, st hss.Store) (*storeMetrics, error) {
-	c, err := mp.Meter(instrumentationName).Int64Counter("hss_store_errors",
+	meter := mp.Meter(instrumentationName)
+	c, err := meter.Int64Counter("hss_store_errors",
 		metric.WithDescription("Store calls that failed because the backend (Redis) did not answer, by operation."))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: store metrics: %w", err)
 	}
-	return &storeMetrics{Store: st, errs: c}, nil
+	r, err := meter.Int64Counter("hss_sqn_reservations_replayed",
+		metric.WithDescription("SQN reservations of a request already handled (same Origin-Host and End-to-End id, on any node sharing the store): the earlier reservation was returned and nothing changed, by operation."))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: store metrics: %w", err)
+	}
+	return &storeMetrics{Store: st, errs: c, replayed: r}, nil
+}
+
+func (m *storeMetrics) countReservation(ctx context.Context, op string, r hss.SQNReservation, err error) {
+	m.count(ctx, op, err)
+	if err == nil && r.Replayed {
+		m.replayed.Add(ctx, 1, metric.WithAttributes(attribute.String("op", op)))
+	}
 }
 
 func (m *storeMetrics) count(ctx context.Context, op string, err error) {
@@ -101,13 +120,13 @@ func (m *storeMetrics) ListSubscribers(ctx context.Context, cursor string, limit
 
 func (m *storeMetrics) ReserveSQN(ctx context.Context, imsi hss.IMSI, node string, n int, indBits uint8) (hss.SQNReservation, error) {
 	r, err := m.Store.ReserveSQN(ctx, imsi, node, n, indBits)
-	m.count(ctx, "reserve_sqn", err)
+	m.countReservation(ctx, "reserve_sqn", r, err)
 	return r, err
 }
 
 func (m *storeMetrics) ResyncSQN(ctx context.Context, imsi hss.IMSI, node string, seqMS, delta uint64, n int, indBits uint8) (hss.SQNReservation, error) {
 	r, err := m.Store.ResyncSQN(ctx, imsi, node, seqMS, delta, n, indBits)
-	m.count(ctx, "resync_sqn", err)
+	m.countReservation(ctx, "resync_sqn", r, err)
 	return r, err
 }
 
