@@ -247,11 +247,17 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 		s6cfg.Extension = s.rcm.ext
 	}
 	if cfg.S6a.Enabled {
+		// TS 29.272 5.2.1.3: the embedded store lost every registration with
+		// the previous process, so each MME gets an RSR when it first
+		// connects; Redis kept them (diameter/s6a/reset.go).
+		_, persistent := store.(*redisstore.Store)
+		s6cfg.ResetAfterRestart = !persistent
 		s.s6a = s6a.New(s6cfg, backend, s.diam, log)
 		if err := s.diam.Register(s.s6a); err != nil {
 			return nil, err
 		}
-		// The plugin turns operator changes into IDR / DSR / CLR.
+		// The plugin turns operator changes into IDR / DSR / CLR, and a
+		// Reset (POST /v1/reset) into RSR.
 		s.svc.AddObserver(s.s6a)
 	}
 	if cfg.SWx.Enabled {
