@@ -67,11 +67,13 @@ type PeerDirectory struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan forwardEnvelope
 
-	deliver DeliverFunc
-	pubsub  *redis.PubSub
-	sem     chan struct{}
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
+	deliver  DeliverFunc
+	pubsub   *redis.PubSub
+	sem      chan struct{}
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	closed   sync.Once
+	closeErr error
 }
 
 // DeliverFunc sends a serialized request to the local peer host and returns
@@ -192,8 +194,13 @@ func (d *PeerDirectory) Start(ctx context.Context, deliver DeliverFunc) error {
 
 // Close stops serving and removes this node's entries, so that other nodes
 // need not wait for their TTL. Requests being delivered are abandoned (their
-// originators retry).
+// originators retry). Only the first call does anything.
 func (d *PeerDirectory) Close() error {
+	d.closed.Do(func() { d.closeErr = d.close() })
+	return d.closeErr
+}
+
+func (d *PeerDirectory) close() error {
 	if d.stop == nil {
 		return nil
 	}
