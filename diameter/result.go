@@ -150,7 +150,12 @@ var ResultTable = []ResultRule{
 	{is(hss.ErrInAssignmentType), experimental3GPP(CodeInAssignmentType)},
 	// S13, TS 29.272 5.3.2.1.3.
 	{is(hss.ErrUnknownEquipment), experimental3GPP(CodeEquipmentUnknown)},
-	{is(hss.ErrStoreUnavailable), Result{Code: CodeUnableToComply}},
+	// The node lost its store (Redis unreachable, failover in progress):
+	// the request is fine and another node may serve it. RFC 6733 7.1.3:
+	// on DIAMETER_TOO_BUSY a Diameter node SHOULD send the request to an
+	// alternate peer (freeDiameter's rt_busypeers does), where 5012 would
+	// fail the MME's procedure.
+	{is(hss.ErrStoreUnavailable), Result{Code: CodeTooBusy}},
 	{is(hss.ErrInvalidInput), Result{Code: CodeInvalidAVPValue}},
 }
 

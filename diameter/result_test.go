@@ -30,7 +30,7 @@ func TestResultFor(t *testing.T) {
 		{hss.ErrRoamingNotAllowed, exp(5004)},
 		{hss.ErrAuthDataUnavailable, exp(4181)},
 		{hss.ErrResyncFailed, exp(4181)},
-		{hss.ErrStoreUnavailable, base(5012)},
+		{hss.ErrStoreUnavailable, base(3004)},
 		{&hss.ValidationError{Field: "imsi", Reason: "too short"}, base(5004)},
 		{diameter.MissingAVP(avp.UserName, 0), base(5005)},
 		{fmt.Errorf("s6a: air: %w", &diameter.AVPError{Code: 5014}), base(5014)},

@@ -17,7 +17,9 @@ import (
 // MME and two or more rcmhss nodes: the relay (RFC 6733 2.8.2) routes each
 // request by Destination-Realm to one of the nodes (rt_load_balance picks
 // the least loaded) and, when a node's connection goes down, resends the
-// requests pending at it to another node with the T flag (RFC 6733 5.5.4).
+// requests pending at it to another node with the T flag (RFC 6733 5.5.4);
+// rt_busypeers resends to another node a request that one answered with
+// 3004 DIAMETER_TOO_BUSY (RFC 6733 7.1.3), as rcmhss does when it lost Redis.
 
 // drillRealm is the realm of every rcmhss node of a drill (the lab config's).
 const drillRealm = "rcmhss.localdomain"
@@ -48,7 +50,8 @@ type relayOptions struct {
 // startRelay writes a minimal relay configuration for freeDiameter 1.2.1 and
 // starts it: the dictionaries dict_nasreq, dict_eap, dict_dcca then
 // dict_dcca_3gpp (in that order: dict_dcca_3gpp extends dict_dcca),
-// rt_load_balance, acl_wl allowing the clients without TLS (ALLOW_IPSEC:
+// rt_load_balance, rt_busypeers (defaults: retry a 3004 on another directly
+// connected peer), acl_wl allowing the clients without TLS (ALLOW_IPSEC:
 // the transport is trusted, no TLS handshake), and a ConnectPeer per node
 // with No_TLS and No_SCTP. freeDiameter 1.2.1 refuses to start without
 // TLS_Cred even when no connection uses TLS, so a self-signed pair is
@@ -78,6 +81,13 @@ func startRelay(ctx context.Context, t testing.TB, opts relayOptions) *fdRelay {
 	for _, d := range []string{"dict_nasreq", "dict_eap", "dict_dcca", "dict_dcca_3gpp", "rt_load_balance"} {
 		fmt.Fprintf(&conf, "LoadExtension = %q;\n", filepath.Join(ext, d+".fdx"))
 	}
+	// rt_busypeers needs a configuration file; an empty one keeps its
+	// defaults (resend a 3004 from a directly connected peer elsewhere).
+	busy := filepath.Join(dir, "rt_busypeers.conf")
+	if err := os.WriteFile(busy, []byte("# defaults\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&conf, "LoadExtension = %q : %q;\n", filepath.Join(ext, "rt_busypeers.fdx"), busy)
 	fmt.Fprintf(&conf, "LoadExtension = %q : %q;\n", filepath.Join(ext, "acl_wl.fdx"), acl)
 	for _, n := range opts.Targets {
 		fmt.Fprintf(&conf, "ConnectPeer = %q { ConnectTo = \"127.0.0.1\"; Port = %d; No_TLS; No_SCTP; TcTimer = 3; TwTimer = %d; };\n",
