@@ -381,6 +381,9 @@ func (d *PeerDirectory) Forward(ctx context.Context, host string, req []byte) ([
 	if err != nil {
 		return nil, err
 	}
+	if d.deliver == nil {
+		return nil, fmt.Errorf("redisstore: peer directory: forward to %s: not started", owner)
+	}
 	if owner == d.node {
 		// Our own entry, the connection just closed or not yet in the
 		// local table: no round trip through Redis.

@@ -180,7 +180,7 @@ type forwardNode struct {
 	addr string
 }
 
-func startForwardNode(ctx context.Context, t *testing.T, redisAddr, host string) *forwardNode {
+func startForwardNode(ctx context.Context, t testing.TB, redisAddr, host string) *forwardNode {
 	t.Helper()
 	st := newPeerStore(ctx, t, redisstore.Config{Addrs: []string{redisAddr}, KeyPrefix: "fw:"})
 	dir, err := st.NewPeerDirectory(redisstore.PeerDirectoryConfig{NodeID: host + "/1", TTL: time.Second}, discardLogger())
@@ -213,7 +213,7 @@ func startForwardNode(ctx context.Context, t *testing.T, redisAddr, host string)
 	return n
 }
 
-func (n *forwardNode) mme(t *testing.T, host string) *diametertest.Peer {
+func (n *forwardNode) mme(t testing.TB, host string) *diametertest.Peer {
 	t.Helper()
 	p := diametertest.NewPeer(t, n.addr, "tcp", diametertest.PeerOptions{OriginHost: host, OriginRealm: "mme.realm",
 		Apps: []diametertest.AppSpec{{ID: 16777251, Vendor: diameter.VendorID3GPP}}})
@@ -312,4 +312,32 @@ func TestPeerDirectoryForwardsAcrossServers(t *testing.T) {
 	if got.Header.EndToEndID != retried.Header.EndToEndID {
 		t.Errorf("End-to-End changed across attempts")
 	}
+}
+
+// BenchmarkPeerDirectoryForward is one CLR from node B to the MME connected
+// to node A through redis-server (serialize, PUBLISH, delivery by A on its
+// connection, answer PUBLISHed back, decode), against BenchmarkLocalSend,
+// the same CLR on B's own connection.
+func BenchmarkPeerDirectoryForward(b *testing.B) {
+	ctx := context.Background()
+	addr := redistest.Start(b)
+	na := startForwardNode(ctx, b, addr, "hss-a.test")
+	nb := startForwardNode(ctx, b, addr, "hss-b.test")
+	na.mme(b, "mme.test")
+	b.Run("forwarded", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := nb.srv.Send(ctx, "mme.test", clrFor("hss-b.test;1;bench")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("local", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := na.srv.Send(ctx, "mme.test", clrFor("hss-a.test;1;bench")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
