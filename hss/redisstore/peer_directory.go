@@ -368,10 +368,11 @@ type forwardEnvelope struct {
 	ID   uint64 `json:"id"`
 	From string `json:"from,omitempty"`
 	Host string `json:"host,omitempty"`
-	// Deadline is the originator's deadline for this attempt, Unix ms.
-	Deadline int64  `json:"dl,omitempty"`
-	Msg      []byte `json:"msg,omitempty"`
-	Err      string `json:"err,omitempty"`
+	// WaitMS is how long the originator waits for this attempt, in ms: a
+	// duration, not a deadline, so that the nodes' clocks need not agree.
+	WaitMS int64  `json:"wait,omitempty"`
+	Msg    []byte `json:"msg,omitempty"`
+	Err    string `json:"err,omitempty"`
 }
 
 // Forward sends req to the node holding host's connection and waits for the
@@ -401,7 +402,7 @@ func (d *PeerDirectory) Forward(ctx context.Context, host string, req []byte) ([
 	}()
 	env := forwardEnvelope{Kind: "q", ID: id, From: d.node, Host: host, Msg: req}
 	if dl, ok := ctx.Deadline(); ok {
-		env.Deadline = dl.UnixMilli()
+		env.WaitMS = max(time.Until(dl).Milliseconds(), 1)
 	}
 	b, err := json.Marshal(env)
 	if err != nil {
@@ -468,11 +469,8 @@ func (d *PeerDirectory) serve(ctx context.Context, env forwardEnvelope) {
 	defer d.wg.Done()
 	defer func() { <-d.sem }()
 	wait := maxForwardedWait
-	if env.Deadline != 0 {
-		wait = min(wait, time.Until(time.UnixMilli(env.Deadline)))
-	}
-	if wait <= 0 {
-		return // the originator has stopped waiting for this attempt
+	if env.WaitMS > 0 {
+		wait = min(wait, time.Duration(env.WaitMS)*time.Millisecond)
 	}
 	dctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()

@@ -290,6 +290,19 @@ func TestPeerDirectoryForwardsAcrossServers(t *testing.T) {
 		t.Fatalf("forward to a node that no longer listens: %v, want ErrOwnerGone", err)
 	}
 
+	// The directory names A for a peer A does not hold (its connection just
+	// closed): A answers with its error, B gets ErrForwardFailed at once.
+	if err := rdb.Set(ctx, "fw:peer:{ghost.test}", a.dir.NodeID(), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := clrFor("hss-b.test;1;ghost").Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.dir.Forward(ctx, "ghost.test", raw); !errors.Is(err, redisstore.ErrForwardFailed) {
+		t.Fatalf("forward to an owner without the connection: %v, want ErrForwardFailed", err)
+	}
+
 	before := b.fwd.fails.Load()
 	done := make(chan error, 1)
 	retried := clrFor("hss-b.test;1;two")
