@@ -20,7 +20,7 @@ DRILL_REPORT ?= drill-report.txt
 drill:
 	rm -f $(DRILL_REPORT)
 	CI=true RCMHSS_DRILL_REPORT=$(abspath $(DRILL_REPORT)) go test -count=1 -timeout 20m -v \
-		-run 'TestDrill|TestFailoverGuard|TestDuplicateAnswerAcrossNodes|TestCrossNode' \
+		-run 'TestDrill|TestFailoverGuard|TestRequestClaim|TestDuplicateAnswerAcrossNodes|TestHSSRequestsAcrossNodes|TestPeerDirectory' \
 		./integration/ ./hss/redisstore/ 2>&1 | tee drill-log.txt; test $${PIPESTATUS[0]} -eq 0
 	@echo "drill report: $(DRILL_REPORT)"; cat $(DRILL_REPORT)
 
