@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -201,11 +200,5 @@ var busyAnswersRE = regexp.MustCompile(`(?m)^diameter_requests_total\{[^}]*comma
 
 // busyAnswers is how many AIRs node n answered with 3004, from its /metrics.
 func busyAnswers(t testing.TB, n *Node) int {
-	t.Helper()
-	total := 0
-	for _, m := range busyAnswersRE.FindAllStringSubmatch(httpGet(t, n.AdminURL+"/metrics"), -1) {
-		v, _ := strconv.Atoi(m[1])
-		total += v
-	}
-	return total
+	return sumMetric(t, n, busyAnswersRE)
 }

@@ -182,9 +182,15 @@ var reservationsReplayedRE = regexp.MustCompile(`(?m)^hss_sqn_reservations_repla
 // reservationsReplayed sums the node's SQN reservations that found their
 // request already handled, from /metrics.
 func reservationsReplayed(t testing.TB, n *Node) int {
+	return sumMetric(t, n, reservationsReplayedRE)
+}
+
+// sumMetric adds up the values of every /metrics line of n that re matches
+// (its first group is the value).
+func sumMetric(t testing.TB, n *Node, re *regexp.Regexp) int {
 	t.Helper()
 	total := 0
-	for _, m := range reservationsReplayedRE.FindAllStringSubmatch(httpGet(t, n.AdminURL+"/metrics"), -1) {
+	for _, m := range re.FindAllStringSubmatch(httpGet(t, n.AdminURL+"/metrics"), -1) {
 		v, _ := strconv.Atoi(m[1])
 		total += v
 	}
