@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,7 +183,12 @@ type forwardNode struct {
 
 func startForwardNode(ctx context.Context, t testing.TB, redisAddr, host string) *forwardNode {
 	t.Helper()
-	st := newPeerStore(ctx, t, redisstore.Config{Addrs: []string{redisAddr}, KeyPrefix: "fw:"})
+	return startForwardNodeOn(ctx, t, redisstore.Config{Addrs: []string{redisAddr}, KeyPrefix: "fw:"}, host)
+}
+
+func startForwardNodeOn(ctx context.Context, t testing.TB, cfg redisstore.Config, host string) *forwardNode {
+	t.Helper()
+	st := newPeerStore(ctx, t, cfg)
 	dir, err := st.NewPeerDirectory(redisstore.PeerDirectoryConfig{NodeID: host + "/1", TTL: time.Second}, discardLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -353,4 +359,55 @@ func BenchmarkPeerDirectoryForward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPeerDirectorySentinelFailover: two Diameter servers on a
+// Sentinel-configured store (primary, replica, three Sentinels). A CLR from
+// B reaches the MME connected to A; the primary is killed and Sentinel
+// promotes the replica; both nodes' subscriptions follow the new primary
+// and the next CLR from B reaches the MME through A again (retried by Send
+// while no primary answers).
+func TestPeerDirectorySentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Sentinel failover: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	primary := redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	replica := redistest.StartWithArgs(t, "--replicaof", host, port)
+	var sentinels []string
+	for range 3 {
+		sentinels = append(sentinels, redistest.StartSentinel(t, "pd", primary.Addr).Addr)
+	}
+	cfg := redisstore.Config{Addrs: sentinels, MasterName: "pd", KeyPrefix: "fw:",
+		DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond}
+	a := startForwardNodeOn(ctx, t, cfg, "hss-a.test")
+	b := startForwardNodeOn(ctx, t, cfg, "hss-b.test")
+	mme := a.mme(t, "mme.test")
+	if _, err := b.srv.Send(ctx, "mme.test", clrFor("hss-b.test;1;before")); err != nil {
+		t.Fatal(err)
+	}
+	nextCLR(t, mme)
+	waitReplicated(ctx, t, primary.Addr, replica.Addr)
+
+	primary.Stop()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
+	defer sc.Close()
+	pollUntil(t, "Sentinel to promote the replica", func() bool {
+		addr, err := sc.GetMasterAddrByName(ctx, "pd").Result()
+		return err == nil && net.JoinHostPort(addr[0], addr[1]) == replica.Addr
+	})
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	if _, err := b.srv.Send(sctx, "mme.test", clrFor("hss-b.test;1;after")); err != nil {
+		t.Fatalf("CLR after the failover: %v", err)
+	}
+	got := nextCLR(t, mme)
+	if s := got.AVP[0].Data; s != datatype.UTF8String("hss-b.test;1;after") {
+		t.Errorf("the MME got %v", s)
+	}
+	if o, err := b.dir.Owner(ctx, "mme.test"); err != nil || o != a.dir.NodeID() {
+		t.Errorf("owner on the new primary: %q %v, want A's", o, err)
+	}
 }
