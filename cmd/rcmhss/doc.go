@@ -8,7 +8,9 @@
 // variable. The files: config.go loads and checks the configuration (the only
 // user of viper); run.go converts it into each package's typed Config, builds
 // the graph, serves and shuts down in order (RFC 6733 5.4 DPR to every peer);
-// store.go picks the store; rcm.go builds Remote Credential Management (the
+// store.go picks the store; peer_directory.go builds the Redis peer directory
+// through which the CLR, IDR, DSR, PPR and RTR of any node reach a peer
+// connected to another node (diameter.forward_requests); rcm.go builds Remote Credential Management (the
 // rcm section: guest range, RCM signing identity, its store, the S6a
 // extension, docs/rcm.md) when rcm.enabled; rcm_provisioning.go adds the RCM
 // provisioning server (its own HTTPS listener with mutual TLS, the provider
