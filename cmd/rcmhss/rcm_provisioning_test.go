@@ -107,8 +107,8 @@ func TestFailoverSEQJumpConfig(t *testing.T) {
 	}
 }
 
-// TestProvisioningWiredOnRedis: with Redis configured, the Diameter server
-// gets the shared duplicate cache and the provisioning server its listener,
+// TestProvisioningWiredOnRedis: with Redis configured, the store gets request
+// claims (no shared answer cache by default), the provisioning server its listener,
 // readiness covers it, and the provider API runs under the admin token.
 func TestProvisioningWiredOnRedis(t *testing.T) {
 	addr := redistest.Start(t)
@@ -127,8 +127,13 @@ func TestProvisioningWiredOnRedis(t *testing.T) {
 	if s.rcm.provSrv == nil || s.rcm.prov == nil {
 		t.Fatal("provisioning server not built")
 	}
-	if s.dup == nil {
-		t.Error("the Diameter server has no shared duplicate cache while Redis is configured")
+	// Request claims (always on with Redis) keep retransmissions across
+	// nodes from changing state; the shared answer cache is opt-in.
+	if s.dup != nil {
+		t.Error("the Diameter server has a shared answer cache although redis.shared_answers is off")
+	}
+	if got := c.redisConfig().RequestClaimTTL; got != c.Diameter.DuplicateTTL || got == 0 {
+		t.Errorf("request claim TTL %v, want diameter.duplicate_ttl %v", got, c.Diameter.DuplicateTTL)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

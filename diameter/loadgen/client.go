@@ -362,9 +362,17 @@ func (c *client) readLoop(log *slog.Logger) error {
 			return fmt.Errorf("loadgen: read: %w", err)
 		}
 		if a.IsRequest() {
+			var ans []byte
 			switch a.Command {
 			case cmdDWR, cmdDPR:
-				ans := baseAnswer(f, c.ident.OriginHost, c.ident.OriginRealm)
+				ans = baseAnswer(f, c.ident.OriginHost, c.ident.OriginRealm)
+			case cmdCER:
+				// Never sent by a server on an open connection; no answer.
+			default:
+				// CLR, IDR, DSR, RSR, PPR, RTR: accepted, as an MME would.
+				ans = appAnswer(f, c.ident.OriginHost, c.ident.OriginRealm)
+			}
+			if ans != nil {
 				if err := c.locked(func() error {
 					if _, err := c.w.Write(ans); err != nil {
 						return err

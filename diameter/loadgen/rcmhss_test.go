@@ -43,6 +43,7 @@ func startRCMHSS(t *testing.T) (h *hss.HSS, diamTarget, adminURL string) {
 	if err := srv.Register(plugin); err != nil {
 		t.Fatal(err)
 	}
+	h.AddObserver(plugin)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +159,54 @@ func TestProvisionRefused(t *testing.T) {
 	_, err = Provision(ctx, cfg, testLogger(t))
 	if err == nil || strings.Contains(err.Error(), testOPc) {
 		t.Fatalf("short K: %v (must fail without echoing key material)", err)
+	}
+}
+
+// TestAnswersServerRequests: an HSS sends its own requests to the MME
+// connections diamload holds (here an operator Reset, RSR, TS 29.272
+// 5.2.1.3); diamload answers them 2001 as an MME would, instead of leaving
+// the HSS to wait for its request timeout.
+func TestAnswersServerRequests(t *testing.T) {
+	h, target, adminURL := startRCMHSS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const start, n = "001010000000001", 50
+	if _, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
+		IMSIs: testRange(t, start, n), K: testK, OPc: testOPc}, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(runCtx, Config{
+			Targets: []string{target}, Conns: 2, Window: 1, Duration: 50 * time.Second,
+			IMSIs: testRange(t, start, n),
+			Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
+				VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}},
+		}, testLogger(t))
+		done <- err
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+	for {
+		out, err := h.Reset(ctx, []string{"00101"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) > 0 {
+			for _, o := range out {
+				if o.Err != nil {
+					t.Errorf("RSR to %s: %v", o.Node, o.Err)
+				}
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("diamload's connection never showed up as an S6a peer")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

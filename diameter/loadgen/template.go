@@ -187,3 +187,45 @@ func baseAnswer(req []byte, originHost, originRealm string) []byte {
 	copy(m[12:20], req[12:20])
 	return m
 }
+
+// appAnswer answers a request the server originates on an application (CLR,
+// IDR, DSR, RSR on S6a; PPR, RTR on SWx) as an MME or AAA server that
+// accepts it: Session-Id and Vendor-Specific-Application-Id copied from the
+// request, Result-Code 2001, Auth-Session-State NO_STATE_MAINTAINED (TS
+// 29.272 7.2: every S6a answer carries it). A load generator that left them
+// unanswered would make the server wait for its request timeout on each.
+func appAnswer(req []byte, originHost, originRealm string) []byte {
+	var e encoder
+	for _, code := range []uint32{avpSessionID, avpVendorSpecificAppID} {
+		if raw := topAVP(req, code); raw != nil {
+			e.b = append(e.b, raw...)
+			for len(e.b)%4 != 0 {
+				e.b = append(e.b, 0)
+			}
+		}
+	}
+	e.u32(avpResultCode, 0, 2001)
+	e.u32(avpAuthSessionState, 0, 1)
+	e.str(avpOriginHost, 0, originHost)
+	e.str(avpOriginRealm, 0, originRealm)
+	m := message(req[4]&^(flagRequest|flagError), uint24(req[5:8]), binary.BigEndian.Uint32(req[8:12]), e.b)
+	copy(m[12:20], req[12:20])
+	return m
+}
+
+// topAVP returns the first top-level AVP of msg with code (no vendor), its
+// header and data without padding, or nil.
+func topAVP(msg []byte, code uint32) []byte {
+	for off := headerLen; off+8 <= len(msg); {
+		c := binary.BigEndian.Uint32(msg[off:])
+		l := int(uint24(msg[off+5 : off+8]))
+		if l < 8 || off+l > len(msg) {
+			return nil
+		}
+		if c == code && msg[off+4]&avpFlagVendor == 0 {
+			return msg[off : off+l]
+		}
+		off += (l + 3) &^ 3
+	}
+	return nil
+}
