@@ -217,6 +217,16 @@ func (c *client) closedLoop(ctx context.Context) error {
 	}
 }
 
+// precisePause is the wait under which the open loop waits on its pacer
+// instead of a Go timer, which wakes up to ~1 ms late on Linux; longer waits
+// take the timer to within precisePause/2 of the due time, then the pacer.
+const precisePause = 2 * time.Millisecond
+
+// earlySend is how early the open loop sends a request rather than wait for
+// it: waiting less than a timer's wake-up slack (~50 us) would only add a
+// syscall and a wake-up per request at high rates.
+const earlySend = 50 * time.Microsecond
+
 // openLoop sends the connection's share of the schedule (every Conns-th
 // request) at its intended times, writing every request that is due in one
 // batch and sleeping until the next one is.
@@ -225,6 +235,11 @@ func (c *client) openLoop(ctx context.Context) error {
 	n := uint64(r.cfg.Conns)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	pace, err := newPacer()
+	if err != nil {
+		return err
+	}
+	defer pace.close()
 	for k := uint64(c.id); r.total == 0 || k < r.total; k += n {
 		due := int64(r.sched.at(k))
 		for {
@@ -232,13 +247,21 @@ func (c *client) openLoop(ctx context.Context) error {
 				return nil
 			}
 			wait := due - r.now()
-			if wait <= 0 {
+			if wait <= int64(earlySend) {
 				break
 			}
 			if err := c.flush(); err != nil {
 				return err
 			}
-			timer.Reset(time.Duration(wait))
+			if wait < int64(precisePause) {
+				// Too short for a Go timer to wake on time (pause_linux.go);
+				// follow-ups wait for the next turn of the loop.
+				if err := pace.wait(time.Duration(wait)); err != nil {
+					return err
+				}
+				continue
+			}
+			timer.Reset(time.Duration(wait) - precisePause/2)
 			select {
 			case <-timer.C:
 			case f := <-c.follow:
@@ -257,8 +280,10 @@ func (c *client) openLoop(ctx context.Context) error {
 			return err
 		}
 		r.issued.Add(1)
+		// A request sent early (within earlySend) counts from when it left.
+		start := min(due, r.now())
 		c.wmu.Lock()
-		err = c.issue(idx, k, due)
+		err = c.issue(idx, k, start)
 		c.wmu.Unlock()
 		if err != nil {
 			return err
