@@ -178,6 +178,10 @@ if os.path.exists(mp):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             mem.append((parts[0], int(parts[1])))
+# Request claims (<prefix>req:{<imsi>}...) are per request, not per
+# subscriber: they expire after diameter.duplicate_ttl.
+claims = [(k, v) for k, v in mem if ":req:{" in k]
+mem = [(k, v) for k, v in mem if ":req:{" not in k]
 total = sum(v for _, v in mem)
 if mem:
     lines.append("MEMORY USAGE of the keys of one subscriber after AIRs (record, SQN state, registration if any):")
@@ -186,16 +190,23 @@ if mem:
         lines.append(f"- `{re.sub(r'[0-9]{15}', '<imsi>', k)}`: {v} B")
     lines.append(f"- total: **{total} B** (target < 1024 B: {'met' if total < 1024 else '**not met**'})")
     lines.append("")
+if claims:
+    avg = sum(v for _, v in claims) / len(claims)
+    lines.append(f"Besides, each request leaves a claim key (`<prefix>req:{{<imsi>}}s:<Origin-Host>/<End-to-End>`, "
+                 f"docs/FAILOVER.md) for diameter.duplicate_ttl (60 s): {avg:.0f} B each; this subscriber had "
+                 f"{len(claims)} at the end of the runs. They cost memory per request rate, not per subscriber: "
+                 f"{avg:.0f} B x rate x TTL, e.g. {avg * 10000 * 60 / 1e6:,.0f} MB at a sustained 10k AIR/s.")
+    lines.append("")
 small, big = int(opts["small"]), int(opts["big"])
 d1k = int(opts["mem1k"]) - int(opts["mem0"])
 lines.append(f"used_memory delta, {small:,} subscribers provisioned and authenticated: {d1k / small:,.0f} B per subscriber "
-             "(includes the subscriber index, Redis' own per-key overhead and, above all, the duplicate cache: "
-             "rcmhss on Redis keeps every answer for diameter.duplicate_ttl, 60 s, so at 1k this is the answers of the runs, not the subscribers).")
+             "(includes the subscriber index, Redis' own per-key overhead and, above all, the request claims of the runs, "
+             "kept for diameter.duplicate_ttl, 60 s: at 1k this measures the requests, not the subscribers).")
 if opts.get("million") == "1" and int(opts["memprov"]) > 0:
     dp = int(opts["memprov"]) - int(opts["mem0m"])
     dm = int(opts["mem1m"]) - int(opts["mem0m"])
     lines.append(f"used_memory delta, {big:,} subscribers: {dp / big:,.0f} B per subscriber after the import, "
-                 f"{dm / big:,.0f} B after the AIR runs (SQN state for the subscribers they touched, and the duplicate cache's answers).")
+                 f"{dm / big:,.0f} B after the AIR runs (SQN state for the subscribers they touched, and the runs' request claims).")
 lines.append("")
 
 lines.append("### redis-server INFO commandstats (the rcmhss + Redis run at peak)")
