@@ -26,6 +26,16 @@ var ErrNoSender = errors.New("s6a: no sender to originate requests")
 // (TS 29.272 7.2.7 CLR, 7.2.9 IDR, 7.2.11 DSR share this head). The server's
 // Sender sets the Hop-by-Hop and End-to-End identifiers.
 func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.MMERegistration) *diam.Message {
+	m := p.requestHead(cmd, reg.Host, reg.Realm)
+	m.NewAVP(avp.UserName, flagsM, 0, datatype.UTF8String(imsi))
+	return m
+}
+
+// requestHead is what every request the HSS originates on S6a starts with
+// (TS 29.272 7.2.7 CLR, 7.2.9 IDR, 7.2.11 DSR, 7.2.15 RSR): a fresh
+// Session-Id, Vendor-Specific-Application-Id, NO_STATE_MAINTAINED, our
+// identity and the peer's.
+func (p *Plugin) requestHead(cmd uint32, host, realm string) *diam.Message {
 	m := diam.NewRequest(cmd, AppID, diamdict.Default)
 	// Table 7.2.2/1: S6a commands are proxiable.
 	m.Header.CommandFlags |= diam.ProxiableFlag
@@ -34,9 +44,8 @@ func (p *Plugin) newRequest(cmd uint32, imsi hss.IMSI, reg *hss.MMERegistration)
 	m.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
 	m.NewAVP(avp.OriginHost, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginHost))
 	m.NewAVP(avp.OriginRealm, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginRealm))
-	m.NewAVP(avp.DestinationHost, flagsM, 0, datatype.DiameterIdentity(reg.Host))
-	m.NewAVP(avp.DestinationRealm, flagsM, 0, datatype.DiameterIdentity(reg.Realm))
-	m.NewAVP(avp.UserName, flagsM, 0, datatype.UTF8String(imsi))
+	m.NewAVP(avp.DestinationHost, flagsM, 0, datatype.DiameterIdentity(host))
+	m.NewAVP(avp.DestinationRealm, flagsM, 0, datatype.DiameterIdentity(realm))
 	return m
 }
 

@@ -7,9 +7,7 @@ import (
 	"sync"
 
 	"github.com/fiorix/go-diameter/v4/diam"
-	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
-	diamdict "github.com/fiorix/go-diameter/v4/diam/dict"
 
 	"github.com/rcmhss/rcmhss/diameter"
 	"github.com/rcmhss/rcmhss/hss"
@@ -73,16 +71,7 @@ func (p *Plugin) s6aPeers() []diameter.PeerInfo {
 // the Reset (Reset-ID, a Rel-13 addition, needs its own feature bit and
 // identifiers stored with each subscriber).
 func (p *Plugin) resetRequest(peer diameter.PeerInfo, userIDs []string) *diam.Message {
-	m := diam.NewRequest(cmdReset, AppID, diamdict.Default)
-	// Table 7.2.2/1: S6a commands are proxiable.
-	m.Header.CommandFlags |= diam.ProxiableFlag
-	m.NewAVP(avp.SessionID, flagsM, 0, datatype.UTF8String(diameter.NewSessionID(p.cfg.OriginHost)))
-	m.AddAVP(vendorSpecificAppID())
-	m.NewAVP(avp.AuthSessionState, flagsM, 0, datatype.Enumerated(noStateMaintained))
-	m.NewAVP(avp.OriginHost, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginHost))
-	m.NewAVP(avp.OriginRealm, flagsM, 0, datatype.DiameterIdentity(p.cfg.OriginRealm))
-	m.NewAVP(avp.DestinationHost, flagsM, 0, datatype.DiameterIdentity(peer.OriginHost))
-	m.NewAVP(avp.DestinationRealm, flagsM, 0, datatype.DiameterIdentity(peer.OriginRealm))
+	m := p.requestHead(cmdReset, peer.OriginHost, peer.OriginRealm)
 	for _, id := range userIDs {
 		m.NewAVP(codeUserID, flagsV, VendorID, datatype.UTF8String(id))
 	}
