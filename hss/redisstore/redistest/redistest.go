@@ -65,9 +65,14 @@ func StartSentinel(t testing.TB, masterName, masterAddr string) *Server {
 	}
 	port := freePort(t)
 	dir := t.TempDir()
+	// failover-timeout 6 s instead of 3 min: a failover attempt that aborts
+	// (a lost leader election among the sentinels, a replica judged not
+	// good enough on a loaded machine) is retried after twice this, well
+	// within a test's deadline.
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\n"+
-		"sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n",
-		port, dir, masterName, host, mport, masterName)
+		"sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n"+
+		"sentinel failover-timeout %s 6000\n",
+		port, dir, masterName, host, mport, masterName, masterName)
 	path := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatalf("redistest: write sentinel config: %v", err)
