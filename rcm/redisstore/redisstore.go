@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,11 @@ type Store struct {
 	owned bool
 	k     keys
 	p     string
+	// auditMu queues this process's audit appends: they all extend one
+	// chain, so concurrent ones under WATCH would abort each other (16
+	// devices provisioning at once made ~6 WATCH attempts per append);
+	// WATCH still settles the races with other nodes.
+	auditMu sync.Mutex
 }
 
 var _ rcm.Store = (*Store)(nil)
@@ -471,6 +477,8 @@ func (s *Store) AppendAudit(ctx context.Context, r rcm.AuditRecord) (rcm.AuditEn
 		})
 		return err
 	}
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
 	for range auditAttempts {
 		err := s.rdb.Watch(ctx, txf, s.k.audit)
 		if err == nil {
