@@ -191,8 +191,12 @@ if [ "$MILLION" = 1 ]; then
 	rcmhss_start "$REDIS"
 	provision "$BIG" prov_1m
 	memprov=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
+	# Alternated twice: one pair of 5 s runs on this machine differs by
+	# more than the 10% the target allows.
 	run redis_1m "$DIAM" "$BIG" --imsi-order random
 	run redis_1k_again "$DIAM" "$SMALL" --imsi-order random
+	run redis_1k_again_b "$DIAM" "$SMALL" --imsi-order random
+	run redis_1m_b "$DIAM" "$BIG" --imsi-order random
 	mem1m=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
 	stop "$RCMHSS_PID"
 else
