@@ -259,6 +259,42 @@ func TestDuplicateRequestAnsweredFromCache(t *testing.T) {
 	}
 }
 
+// TestRetransmissionAfterTooBusyRunsAgain: an answer with the E bit (here
+// 3004, what a store outage gives) did not process the request, so the
+// retransmission (T bit) runs the handler again instead of getting the
+// refusal back from the duplicate cache.
+func TestRetransmissionAfterTooBusyRunsAgain(t *testing.T) {
+	app := &testApp{}
+	app.air = func(ctx context.Context, req *diameter.Request) *diam.Message {
+		if app.calls.Load() == 1 {
+			return diameter.NewAnswer(req.Msg, diameter.Result{Code: diameter.CodeTooBusy})
+		}
+		return diameter.NewAnswer(req.Msg, diameter.Success)
+	}
+	f := startServer(t, nil, app)
+	p := s6aPeer(t, f, "mme1.test")
+	req := air(p)
+	first, err := p.Do(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := diametertest.ResultCode(first); rc != diameter.CodeTooBusy || first.Header.CommandFlags&diam.ErrorFlag == 0 {
+		t.Fatalf("first answer %d, flags %#x: want 3004 with the E bit", rc, first.Header.CommandFlags)
+	}
+	req.Header.HopByHopID++
+	req.Header.CommandFlags |= diam.RetransmittedFlag
+	second, err := p.DoKeepIDs(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := diametertest.ResultCode(second); rc != diam.Success {
+		t.Fatalf("retransmission answered %d, want 2001 (handler run again)", rc)
+	}
+	if got := app.calls.Load(); got != 2 {
+		t.Fatalf("handler called %d times, want 2", got)
+	}
+}
+
 func proxyInfo(host, state string) *diam.AVP {
 	return diam.NewAVP(avp.ProxyInfo, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 		diam.NewAVP(avp.ProxyHost, avp.Mbit, 0, datatype.DiameterIdentity(host)),

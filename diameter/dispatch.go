@@ -154,8 +154,14 @@ func (c *conn) dispatch(ctx context.Context, e *appEntry, handler Handler, m *di
 		c.answerBaseApp(ctx, e.name, m, Result{Code: CodeUnableToComply}, nil, recv)
 		return
 	}
-	if err := c.s.dup.Put(ctx, key, b); err != nil {
-		c.s.log.Warn("diameter: duplicate cache put", "err", err)
+	// An answer with the E bit (a protocol error, RFC 6733 7.1.3: 3004
+	// DIAMETER_TOO_BUSY while the store is unreachable, among others) did
+	// not process the request: a retransmission must be tried again, not
+	// get the same refusal from the cache until it expires.
+	if b[4]&diam.ErrorFlag == 0 {
+		if err := c.s.dup.Put(ctx, key, b); err != nil {
+			c.s.log.Warn("diameter: duplicate cache put", "err", err)
+		}
 	}
 	c.write(b)
 }
