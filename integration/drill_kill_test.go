@@ -17,6 +17,7 @@ type drillSetup struct {
 	Env   []map[string]string // each node's RCMHSS_* environment, to restart it
 	Relay *fdRelay
 	Peer  *diametertest.Peer // the MME, connected to the relay
+	Redis *redistest.Server  // the redis-server drillNodes started
 }
 
 // drillNodes starts a redis-server and two rcmhss nodes on it, each with its
@@ -61,7 +62,7 @@ func drillNodes(ctx context.Context, t *testing.T, env map[string]string, perNod
 		OriginHost: mme, OriginRealm: "drill.test",
 		Apps: []diametertest.AppSpec{{ID: s6aAppID, Vendor: vendor3GPP}},
 	})
-	return drillSetup{Nodes: nodes, Hosts: hosts, Env: envs, Relay: relay, Peer: peer}
+	return drillSetup{Nodes: nodes, Hosts: hosts, Env: envs, Relay: relay, Peer: peer, Redis: rs}
 }
 
 // TestDrillKillNode is the CI failover drill of issue 8: two rcmhss nodes on

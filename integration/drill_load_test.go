@@ -28,6 +28,10 @@ import (
 // relay found no peer to route the request to.
 const resultUnableToDeliver = 3002
 
+// resultTooBusy is DIAMETER_TOO_BUSY (RFC 6733 7.1.3), what rcmhss answers
+// while it cannot reach its store.
+const resultTooBusy = 3004
+
 // drillSubscriber is a subscriber provisioned for a drill with key material
 // the test knows, so that it can recover the SQN of every vector itself.
 type drillSubscriber struct {
@@ -71,6 +75,10 @@ type drillLoad struct {
 	MaxAttempts int
 	// IndBits is the node's hss.sqn.ind_bits.
 	IndBits uint
+	// BusyBackoff, when set, makes the MME retry a request answered 3004
+	// DIAMETER_TOO_BUSY (every node refused it: no store) after this long,
+	// as an MME retries an attach; otherwise a 3004 is final.
+	BusyBackoff time.Duration
 }
 
 // drillRequest is the outcome of one AIR as the MME saw it.
@@ -165,6 +173,10 @@ func (l *drillLoad) one(sub drillSubscriber) drillRequest {
 		if rc == resultUnableToDeliver {
 			continue
 		}
+		if rc == resultTooBusy && l.BusyBackoff > 0 && attempt+1 < l.MaxAttempts {
+			time.Sleep(l.BusyBackoff)
+			continue
+		}
 		if rc == diam.Success {
 			r.SQNs, r.Err = l.sqns(sub, ans)
 		}
@@ -229,6 +241,7 @@ type drillReport struct {
 	ByCode                        map[uint32]int // final result codes
 	ByNode                        map[string]int // answers per Origin-Host
 	RelayUnableToDeliver          int            // 3002 answers later retried
+	Busy                          int            // 3004 answers later retried (BusyBackoff)
 	Timeouts                      int            // attempts with no answer in time
 	Max, P99                      time.Duration
 	Detect, Recover               time.Duration
@@ -251,6 +264,8 @@ func summarise(name string, reqs []drillRequest, indBits uint, event time.Time) 
 				rep.Timeouts++
 			case resultUnableToDeliver:
 				rep.RelayUnableToDeliver++
+			case resultTooBusy:
+				rep.Busy++
 			}
 		}
 		if r.Err != nil || r.Final() == 0 {
@@ -337,8 +352,8 @@ func appendDrillReport(t testing.TB, text string) {
 
 func (rep drillReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "drill %s: sent %d, answered %d, unanswered %d, retransmitted %d (relay 3002: %d, attempt timeouts: %d)\n",
-		rep.Name, rep.Sent, rep.Answered, rep.Unanswered, rep.Retransmitted, rep.RelayUnableToDeliver, rep.Timeouts)
+	fmt.Fprintf(&b, "drill %s: sent %d, answered %d, unanswered %d, retransmitted %d (relay 3002: %d, attempt timeouts: %d, 3004 retried: %d)\n",
+		rep.Name, rep.Sent, rep.Answered, rep.Unanswered, rep.Retransmitted, rep.RelayUnableToDeliver, rep.Timeouts, rep.Busy)
 	codes := make([]uint32, 0, len(rep.ByCode))
 	for c := range rep.ByCode {
 		codes = append(codes, c)
