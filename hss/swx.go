@@ -139,7 +139,10 @@ func (h *HSS) registerAAA(ctx context.Context, imsi IMSI, server, realm string) 
 		return err
 	}
 	if prev != nil && !strings.EqualFold(prev.ServerName, server) {
-		if _, err := h.store.SetAAARegistration(ctx, imsi, prev); err != nil {
+		// The put-back is not this request's change: without the request
+		// key, a store that claims changes per request (WithRequestKey)
+		// does not take it for a copy of the swap above.
+		if _, err := h.store.SetAAARegistration(WithRequestKey(ctx, ""), imsi, prev); err != nil {
 			return err
 		}
 		return &AlreadyRegisteredError{ServerName: prev.ServerName}
@@ -305,8 +308,9 @@ func (h *HSS) deregisterAAA(ctx context.Context, imsi IMSI, server string) error
 		return err
 	}
 	if prev != nil && !strings.EqualFold(prev.ServerName, server) {
-		// Another server registered in between: its registration stays.
-		_, err = h.store.SetAAARegistration(ctx, imsi, prev)
+		// Another server registered in between: its registration stays
+		// (put back without the request key, as in registerAAA).
+		_, err = h.store.SetAAARegistration(WithRequestKey(ctx, ""), imsi, prev)
 		return err
 	}
 	return nil

@@ -80,7 +80,11 @@ func (s *Store) SetAAARegistration(ctx context.Context, imsi hss.IMSI, reg *hss.
 		}
 	}
 	k := s.keysFor(imsi)
-	prev, err := swapScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, "a", val).Text()
+	keys, args := []string{k.sub, k.reg}, []any{"a", val}
+	if claim := s.claimKey(ctx, imsi, "a"); claim != "" {
+		keys, args = append(keys, claim), append(args, s.claimTTL)
+	}
+	prev, err := swapScript.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

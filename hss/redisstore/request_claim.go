@@ -22,9 +22,11 @@ import (
 //     (SQNReservation.Replayed), so the answer carries vectors with the same
 //     SQNs (fresh RANDs): SEQ_HE moves once, and an MME that receives only
 //     one of the answers (a relay forwards one) gets SQNs no one else got;
-//   - an MME registration returns the new registration as the previous one,
-//     so no Cancel-Location goes out and a later ULR from another MME is not
-//     undone by a stale one.
+//   - an MME registration (ULR) or a 3GPP AAA server registration (SWx MAR,
+//     SAR) returns the new registration as the previous one, so no
+//     Cancel-Location goes out and a later registration is not undone by a
+//     stale copy. The service puts a registration back (another server won
+//     a race) without the request key: that is not the request's change.
 //
 // A claim costs one SET with PX inside the script that makes the change (no
 // round trip of its own) and ~100 bytes of Redis memory for its TTL; unlike a
@@ -33,7 +35,8 @@ import (
 
 // claimKey is <prefix>req:{<imsi>}<kind>:<request key>, or "" when claims
 // are off or ctx carries no request key; kind keeps the claims of different
-// changes apart ("s" SQN reservation, "m" MME registration).
+// changes apart ("s" SQN reservation, "m" MME registration, "a" AAA server
+// registration).
 func (s *Store) claimKey(ctx context.Context, imsi hss.IMSI, kind string) string {
 	if s.claimTTL == 0 {
 		return ""

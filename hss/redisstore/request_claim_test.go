@@ -195,3 +195,51 @@ func TestRequestClaimMMERegistration(t *testing.T) {
 		t.Errorf("after the stale ULR the MME is %+v, want mme2.test", regs.MME)
 	}
 }
+
+// TestRequestClaimAAARegistration is the stale SWx registration: AAA server
+// X's MAR/SAR registered X (its retransmission, on node A), X later
+// deregistered and Y registered; node B then runs the original of X's
+// request late. It must leave Y registered and report X itself as the
+// previous holder. A put-back made without the request key (what the
+// service does when another server won a race) is not taken for a copy.
+func TestRequestClaimAAARegistration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b, imsi := claimStores(ctx, t, time.Minute)
+	x := &hss.AAARegistration{ServerName: "aaa-x.test", Realm: "test"}
+	y := &hss.AAARegistration{ServerName: "aaa-y.test", Realm: "test"}
+	sarX := hss.WithRequestKey(ctx, "aaa-x.test/9")
+	if _, err := a.SetAAARegistration(sarX, imsi, x); err != nil {
+		t.Fatal(err)
+	}
+	sarY := hss.WithRequestKey(ctx, "aaa-y.test/3")
+	prev, err := b.SetAAARegistration(sarY, imsi, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev == nil || prev.ServerName != "aaa-x.test" {
+		t.Fatalf("Y's registration replaced %+v, want aaa-x.test", prev)
+	}
+	stale, err := b.SetAAARegistration(sarX, imsi, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale == nil || stale.ServerName != "aaa-x.test" {
+		t.Errorf("the stale registration reported previous holder %+v, want aaa-x.test itself", stale)
+	}
+	regs, err := a.GetRegistrations(ctx, imsi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regs.AAA == nil || regs.AAA.ServerName != "aaa-y.test" {
+		t.Fatalf("after the stale registration the AAA server is %+v, want aaa-y.test", regs.AAA)
+	}
+	// Y's request puts X back (as if X had won a race): with the request
+	// key cleared the swap happens although Y's claim exists.
+	if _, err := b.SetAAARegistration(hss.WithRequestKey(sarY, ""), imsi, x); err != nil {
+		t.Fatal(err)
+	}
+	if regs, _ = a.GetRegistrations(ctx, imsi); regs.AAA == nil || regs.AAA.ServerName != "aaa-x.test" {
+		t.Errorf("a put-back without the request key did not apply: AAA server %+v", regs.AAA)
+	}
+}
