@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +39,14 @@ func TestDrillSentinelNodes(t *testing.T) {
 	)
 	sentinelEnv := func(primary string) map[string]string {
 		once.Do(func() {
+			// A replica's first sync is diskless and waits
+			// repl-diskless-sync-delay (5 s by default) for more replicas:
+			// a primary killed before that would leave an empty replica.
+			p := redis.NewClient(&redis.Options{Addr: primary})
+			defer p.Close()
+			if err := p.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
+				t.Fatal(err)
+			}
 			host, port, _ := net.SplitHostPort(primary)
 			replica = redistest.StartWithArgs(t, "--replicaof", host, port)
 			sentinel = redistest.StartSentinel(t, "drill", primary)
@@ -47,6 +57,10 @@ func TestDrillSentinelNodes(t *testing.T) {
 		sentinelEnv, sentinelEnv)
 	nodes, peer := d.Nodes, d.Peer
 	subs := provisionDrill(ctx, t, nodes[0], 32)
+	// The drill is about the writes made under load that the replica may
+	// miss, not about a replica that never synced: wait until it has
+	// everything the primary has so far.
+	waitInSync(ctx, t, d.Redis.Addr, replica.Addr)
 
 	load := &drillLoad{Peer: peer, Subs: subs, Workers: 8, Vectors: 1,
 		AttemptTimeout: 3 * time.Second, MaxAttempts: 100, IndBits: 5, BusyBackoff: 200 * time.Millisecond}
@@ -119,4 +133,35 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+var replOffsetRE = regexp.MustCompile(`(?m)^(?:master_repl_offset|slave_repl_offset):(\d+)`)
+
+// waitInSync polls until the replica's link to the primary is up and its
+// replication offset has reached the primary's.
+func waitInSync(ctx context.Context, t testing.TB, primary, replica string) {
+	t.Helper()
+	p := redis.NewClient(&redis.Options{Addr: primary})
+	defer p.Close()
+	r := redis.NewClient(&redis.Options{Addr: replica})
+	defer r.Close()
+	for {
+		pi, perr := p.Info(ctx, "replication").Result()
+		ri, rerr := r.Info(ctx, "replication").Result()
+		if perr == nil && rerr == nil && strings.Contains(ri, "master_link_status:up") {
+			pm, rm := replOffsetRE.FindStringSubmatch(pi), replOffsetRE.FindStringSubmatch(ri)
+			if pm != nil && rm != nil {
+				po, _ := strconv.ParseInt(pm[1], 10, 64)
+				ro, _ := strconv.ParseInt(rm[1], 10, 64)
+				if ro >= po {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the replica never caught up with the primary (%v %v)", perr, rerr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
