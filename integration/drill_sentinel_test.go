@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +58,9 @@ func TestDrillSentinelNodes(t *testing.T) {
 	// The drill is about the writes made under load that the replica may
 	// miss, not about a replica that never synced: wait until it has
 	// everything the primary has so far.
-	waitInSync(ctx, t, d.Redis.Addr, replica.Addr)
+	if err := redistest.WaitReplicated(ctx, d.Redis.Addr, replica.Addr); err != nil {
+		t.Fatal(err)
+	}
 
 	load := &drillLoad{Peer: peer, Subs: subs, Workers: 8, Vectors: 1,
 		AttemptTimeout: 3 * time.Second, MaxAttempts: 100, IndBits: 5, BusyBackoff: 200 * time.Millisecond}
@@ -78,21 +78,10 @@ func TestDrillSentinelNodes(t *testing.T) {
 	pause(4 * time.Second)
 	killed := time.Now()
 	d.Redis.Stop()
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
-	defer sc.Close()
-	var switched time.Time
-	for switched.IsZero() {
-		addr, err := sc.GetMasterAddrByName(ctx, "drill").Result()
-		if err == nil && net.JoinHostPort(addr[0], addr[1]) == replica.Addr {
-			switched = time.Now()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("Sentinel did not promote the replica: %v %v", addr, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := redistest.WaitMaster(ctx, sentinel.Addr, "drill", replica.Addr); err != nil {
+		t.Fatalf("Sentinel did not promote the replica: %v", err)
 	}
+	switched := time.Now()
 	pause(6 * time.Second)
 	stopRun()
 	reqs := <-done
@@ -133,35 +122,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-var replOffsetRE = regexp.MustCompile(`(?m)^(?:master_repl_offset|slave_repl_offset):(\d+)`)
-
-// waitInSync polls until the replica's link to the primary is up and its
-// replication offset has reached the primary's.
-func waitInSync(ctx context.Context, t testing.TB, primary, replica string) {
-	t.Helper()
-	p := redis.NewClient(&redis.Options{Addr: primary})
-	defer p.Close()
-	r := redis.NewClient(&redis.Options{Addr: replica})
-	defer r.Close()
-	for {
-		pi, perr := p.Info(ctx, "replication").Result()
-		ri, rerr := r.Info(ctx, "replication").Result()
-		if perr == nil && rerr == nil && strings.Contains(ri, "master_link_status:up") {
-			pm, rm := replOffsetRE.FindStringSubmatch(pi), replOffsetRE.FindStringSubmatch(ri)
-			if pm != nil && rm != nil {
-				po, _ := strconv.ParseInt(pm[1], 10, 64)
-				ro, _ := strconv.ParseInt(rm[1], 10, 64)
-				if ro >= po {
-					return
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the replica never caught up with the primary (%v %v)", perr, rerr)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rcmhss/rcmhss/hss"
 	"github.com/rcmhss/rcmhss/hss/redisstore"
 	"github.com/rcmhss/rcmhss/hss/redisstore/redistest"
@@ -94,23 +92,12 @@ func TestDrillSentinelFailover(t *testing.T) {
 	}
 	killed := time.Now()
 	primary.Stop()
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
-	defer sc.Close()
-	var switched time.Time
-	for switched.IsZero() {
-		addr, err := sc.GetMasterAddrByName(ctx, "drill").Result()
-		if err == nil && net.JoinHostPort(addr[0], addr[1]) == replica.Addr {
-			switched = time.Now()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			stop()
-			wg.Wait()
-			t.Fatalf("Sentinel did not promote the replica: %v %v", addr, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := redistest.WaitMaster(ctx, sentinels[0], "drill", replica.Addr); err != nil {
+		stop()
+		wg.Wait()
+		t.Fatalf("Sentinel did not promote the replica: %v", err)
 	}
+	switched := time.Now()
 	// Load on the new primary for a while, then stop.
 	select {
 	case <-time.After(3 * time.Second):

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -111,42 +110,13 @@ func newGuardStore(ctx context.Context, t testing.TB, cfg redisstore.Config) *re
 	return st
 }
 
-// waitReplicated polls until the replica has applied everything the primary
-// wrote (equal replication offsets).
+// waitReplicated waits until the replica has applied everything the
+// primary wrote (redistest.WaitReplicated).
 func waitReplicated(ctx context.Context, t testing.TB, primary, replica string) {
 	t.Helper()
-	p := redis.NewClient(&redis.Options{Addr: primary})
-	defer p.Close()
-	r := redis.NewClient(&redis.Options{Addr: replica})
-	defer r.Close()
-	offset := func(c *redis.Client, field string) string {
-		info, err := c.Info(ctx, "replication").Result()
-		if err != nil {
-			return err.Error()
-		}
-		var v string
-		for _, line := range splitLines(info) {
-			if len(line) > len(field) && line[:len(field)+1] == field+":" {
-				v = line[len(field)+1:]
-			}
-		}
-		return v
+	if err := redistest.WaitReplicated(ctx, primary, replica); err != nil {
+		t.Fatal(err)
 	}
-	for {
-		po, ro := offset(p, "master_repl_offset"), offset(r, "master_repl_offset")
-		if po != "" && po == ro && offset(r, "master_link_status") == "up" {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("replica not in sync: primary offset %s, replica %s", po, ro)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-func splitLines(s string) []string {
-	return strings.Split(strings.ReplaceAll(s, "\r", ""), "\n")
 }
 
 // TestFailoverGuardRestartFromSnapshot: a primary that restarts from an

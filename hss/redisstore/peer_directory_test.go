@@ -392,12 +392,9 @@ func TestPeerDirectorySentinelFailover(t *testing.T) {
 	waitReplicated(ctx, t, primary.Addr, replica.Addr)
 
 	primary.Stop()
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
-	defer sc.Close()
-	pollUntil(t, "Sentinel to promote the replica", func() bool {
-		addr, err := sc.GetMasterAddrByName(ctx, "pd").Result()
-		return err == nil && net.JoinHostPort(addr[0], addr[1]) == replica.Addr
-	})
+	if err := redistest.WaitMaster(ctx, sentinels[0], "pd", replica.Addr); err != nil {
+		t.Fatal(err)
+	}
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	defer scancel()
 	if _, err := b.srv.Send(sctx, "mme.test", clrFor("hss-b.test;1;after")); err != nil {
