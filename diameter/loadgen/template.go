@@ -216,16 +216,17 @@ func appAnswer(req []byte, originHost, originRealm string) []byte {
 // topAVP returns the first top-level AVP of msg with code (no vendor), its
 // header and data without padding, or nil.
 func topAVP(msg []byte, code uint32) []byte {
-	for off := headerLen; off+8 <= len(msg); {
-		c := binary.BigEndian.Uint32(msg[off:])
-		l := int(uint24(msg[off+5 : off+8]))
-		if l < 8 || off+l > len(msg) {
+	body := msg[headerLen:]
+	for off := 0; off < len(body); {
+		c, vendor, _, next, err := nextAVP(body, off)
+		if err != nil {
 			return nil
 		}
-		if c == code && msg[off+4]&avpFlagVendor == 0 {
-			return msg[off : off+l]
+		if c == code && vendor == 0 {
+			// nextAVP checked the AVP Length against the message.
+			return body[off : off+int(uint24(body[off+5:off+8]))]
 		}
-		off += (l + 3) &^ 3
+		off = next
 	}
 	return nil
 }
