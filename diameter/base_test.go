@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/rcmhss/rcmhss/diameter"
 	"github.com/rcmhss/rcmhss/diameter/diametertest"
+	"github.com/rcmhss/rcmhss/hss"
 )
 
 func waitClosed(t *testing.T, p *diametertest.Peer) {
@@ -292,6 +295,52 @@ func TestRetransmissionAfterTooBusyRunsAgain(t *testing.T) {
 	}
 	if got := app.calls.Load(); got != 2 {
 		t.Fatalf("handler called %d times, want 2", got)
+	}
+}
+
+// TestRequestKeyInContext: with WithRequestKeys the handler's context
+// carries the request's key (Origin-Host and End-to-End Identifier, what a
+// shared store records), the same for a retransmission of it; without the
+// option it carries none.
+func TestRequestKeyInContext(t *testing.T) {
+	for _, withKeys := range []bool{true, false} {
+		t.Run(fmt.Sprintf("WithRequestKeys=%v", withKeys), func(t *testing.T) {
+			var keys []string
+			var mu sync.Mutex
+			app := &testApp{}
+			app.air = func(ctx context.Context, req *diameter.Request) *diam.Message {
+				mu.Lock()
+				keys = append(keys, hss.RequestKey(ctx))
+				mu.Unlock()
+				// 3004 keeps the answer out of the duplicate cache, so the
+				// retransmission below runs the handler again.
+				return diameter.NewAnswer(req.Msg, diameter.Result{Code: diameter.CodeTooBusy})
+			}
+			var opts []diameter.Option
+			if withKeys {
+				opts = append(opts, diameter.WithRequestKeys())
+			}
+			f := startServer(t, nil, app, opts...)
+			p := s6aPeer(t, f, "mme1.test")
+			req := air(p)
+			if _, err := p.Do(ctxT(t), req); err != nil {
+				t.Fatal(err)
+			}
+			req.Header.HopByHopID++
+			req.Header.CommandFlags |= diam.RetransmittedFlag
+			if _, err := p.DoKeepIDs(ctxT(t), req); err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			if withKeys {
+				want = fmt.Sprintf("mme1.test/%x", req.Header.EndToEndID)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(keys) != 2 || keys[0] != want || keys[1] != want {
+				t.Fatalf("request keys %q, want twice %q", keys, want)
+			}
+		})
 	}
 }
 

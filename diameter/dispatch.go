@@ -147,7 +147,10 @@ func (c *conn) dispatch(ctx context.Context, e *appEntry, handler Handler, m *di
 	// The stores shared by several nodes record the key with the state
 	// change (hss.WithRequestKey): a copy of this request that reaches another
 	// node, or runs late here, finds the change made and does not make it twice.
-	ans := handler.ServeDiameter(hss.WithRequestKey(ctx, key), &Request{Msg: m, Peer: c.info()})
+	if c.s.requestKeys {
+		ctx = hss.WithRequestKey(ctx, key)
+	}
+	ans := handler.ServeDiameter(ctx, &Request{Msg: m, Peer: c.info()})
 	b, err := serializeMessage(c.finish(m, ans))
 	if err != nil {
 		c.s.log.Error("diameter: serialize answer", "app", e.name, "command", CommandName(m.Header.CommandCode), "err", err)

@@ -60,6 +60,8 @@ type options struct {
 	tp     trace.TracerProvider
 	dup    DuplicateCache
 	mws    []Middleware
+	// requestKeys: see WithRequestKeys.
+	requestKeys bool
 	// forward holds the cross-node request options (forward.go).
 	forward forwardOptions
 }
@@ -76,6 +78,14 @@ func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options
 // WithDuplicateCache replaces the in-memory duplicate cache (e.g. by one
 // shared through Redis).
 func WithDuplicateCache(c DuplicateCache) Option { return func(o *options) { o.dup = c } }
+
+// WithRequestKeys puts each request's key (Origin-Host and End-to-End
+// Identifier) in the context handed to its handler (hss.WithRequestKey), for
+// stores shared by several nodes that record it with the state change the
+// request makes. A server on a store of its own leaves it out: its
+// duplicate cache covers retransmissions, and the context costs an
+// allocation per request.
+func WithRequestKeys() Option { return func(o *options) { o.requestKeys = true } }
 
 // WithMiddleware adds middleware around every application handler, the first
 // one outermost, inside the server's telemetry and outside its panic recovery.
@@ -94,6 +104,8 @@ type Server struct {
 	dup  DuplicateCache
 	mws  []Middleware
 	dict *diamdict.Parser
+	// requestKeys: see WithRequestKeys.
+	requestKeys bool
 
 	originStateID uint32
 	e2e           atomic.Uint32
@@ -168,7 +180,7 @@ func NewServer(cfg Config, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("diameter: new server: telemetry: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, log: o.logger, tel: tel, dup: o.dup, mws: o.mws, dict: diamdict.Default,
+		cfg: cfg, log: o.logger, tel: tel, dup: o.dup, mws: o.mws, dict: diamdict.Default, requestKeys: o.requestKeys,
 		// RFC 6733 8.16: a value that changes at every restart; the start
 		// time in seconds does.
 		originStateID: uint32(time.Now().Unix()),

@@ -52,7 +52,7 @@ type fixture struct {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func startServer(t testing.TB, mutate func(*diameter.Config), app *testApp) *fixture {
+func startServer(t testing.TB, mutate func(*diameter.Config), app *testApp, opts ...diameter.Option) *fixture {
 	t.Helper()
 	cfg := diameter.Config{
 		Listen:        []string{"tcp://127.0.0.1:0"},
@@ -63,7 +63,7 @@ func startServer(t testing.TB, mutate func(*diameter.Config), app *testApp) *fix
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := diameter.NewServer(cfg, diameter.WithLogger(quietLogger()))
+	srv, err := diameter.NewServer(cfg, append([]diameter.Option{diameter.WithLogger(quietLogger())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,6 +204,11 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	}
 	dopts := []diameter.Option{diameter.WithLogger(log),
 		diameter.WithMeterProvider(s.tel.mp), diameter.WithTracerProvider(s.tel.tp)}
+	if _, ok := store.(*redisstore.Store); ok {
+		// Request claims (hss/redisstore/request_claim.go) need each
+		// request's key in its context.
+		dopts = append(dopts, diameter.WithRequestKeys())
+	}
 	if rs, ok := store.(*redisstore.Store); ok && cfg.Redis.SharedAnswers {
 		// Answers shared through Redis: a retransmission (T flag, RFC 6733
 		// 5.5.4) that a relay sends to another node is answered with the
