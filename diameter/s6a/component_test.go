@@ -37,16 +37,24 @@ func newCluster(t *testing.T, network string) *cluster {
 		diametertest.SkipWithoutSCTP(t)
 	}
 	h := newHSS(t)
+	p, srv := startPlugin(t, h, testConfig(), network)
+	return &cluster{t: t, hss: h, plugin: p, addr: srv.Addrs()[0].String(), network: network, peers: map[string]*diametertest.Peer{}}
+}
+
+// startPlugin runs a real diameter.Server with the S6a plugin on h, listening
+// on network://127.0.0.1:0, the plugin observing h; both stop with the test.
+func startPlugin(t *testing.T, h *hss.HSS, cfg Config, network string, opts ...diameter.Option) (*Plugin, *diameter.Server) {
+	t.Helper()
 	srv, err := diameter.NewServer(diameter.Config{
 		Listen:        []string{network + "://127.0.0.1:0"},
 		OriginHost:    hssHost,
 		OriginRealm:   hssRealm,
 		AllowLoopback: true,
-	}, diameter.WithLogger(testLogger(t)))
+	}, append([]diameter.Option{diameter.WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(testConfig(), h, srv, testLogger(t))
+	p := New(cfg, h, srv, testLogger(t))
 	h.AddObserver(p)
 	if err := srv.Register(p); err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func newCluster(t *testing.T, network string) *cluster {
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
-	return &cluster{t: t, hss: h, plugin: p, addr: srv.Addrs()[0].String(), network: network, peers: map[string]*diametertest.Peer{}}
+	return p, srv
 }
 
 // mme returns the connected MME with Origin-Host host, connecting it first.

@@ -35,30 +35,7 @@ func newResetEnv(t *testing.T, cfg Config) *resetEnv {
 	h := newHSS(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	srv, err := diameter.NewServer(diameter.Config{
-		Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: hssHost, OriginRealm: hssRealm, AllowLoopback: true,
-	}, diameter.WithLogger(testLogger(t)), diameter.WithMeterProvider(mp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(cfg, h, srv, testLogger(t))
-	h.AddObserver(p)
-	if err := srv.Register(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("plugin close: %v", err)
-		}
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-	})
+	p, srv := startPlugin(t, h, cfg, "tcp", diameter.WithMeterProvider(mp))
 	return &resetEnv{t: t, hss: h, plugin: p, srv: srv, addr: srv.Addrs()[0].String(), reader: reader}
 }
 
