@@ -201,11 +201,5 @@ var vectorsIssuedRE = regexp.MustCompile(`(?m)^hss_vectors_issued_total\{[^}]*ki
 
 // vectorsIssued reads the node's count of E-UTRAN vectors from /metrics.
 func vectorsIssued(t testing.TB, n *Node) int {
-	t.Helper()
-	m := vectorsIssuedRE.FindStringSubmatch(httpGet(t, n.AdminURL+"/metrics"))
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.Atoi(m[1])
-	return v
+	return sumMetric(t, n, vectorsIssuedRE)
 }
