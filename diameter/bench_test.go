@@ -57,11 +57,10 @@ func rawPeer(b *testing.B, addr, host string) (net.Conn, *bufio.Reader) {
 	return nc, br
 }
 
-// BenchmarkServeAIRLike measures the server's request path over real TCP
-// (frame read, validation, decode, dispatch to a trivial handler, answer
-// completion, duplicate-cache put, write) with one connection per parallel
-// worker.
-func BenchmarkServeAIRLike(b *testing.B) {
+// startBenchServer runs a server with the trivial benchApp over TCP on
+// 127.0.0.1, without logs, metrics or traces; it stops with the benchmark.
+func startBenchServer(b *testing.B) *Server {
+	b.Helper()
 	srv, err := NewServer(Config{Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: "hss.test", OriginRealm: "test", AllowLoopback: true},
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
@@ -79,6 +78,15 @@ func BenchmarkServeAIRLike(b *testing.B) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+	return srv
+}
+
+// BenchmarkServeAIRLike measures the server's request path over real TCP
+// (frame read, validation, decode, dispatch to a trivial handler, answer
+// completion, duplicate-cache put, write) with one connection per parallel
+// worker.
+func BenchmarkServeAIRLike(b *testing.B) {
+	srv := startBenchServer(b)
 	addr := srv.Addrs()[0].String()
 	req := seedAIR(b)
 	var n atomic.Uint32
@@ -115,23 +123,7 @@ func BenchmarkServeAIRLike(b *testing.B) {
 // connection, as an MME under load does: it measures the server's
 // throughput path, where answers written together share syscalls.
 func BenchmarkServeAIRLikePipelined(b *testing.B) {
-	srv, err := NewServer(Config{Listen: []string{"tcp://127.0.0.1:0"}, OriginHost: "hss.test", OriginRealm: "test", AllowLoopback: true},
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Register(benchApp{}); err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := startBenchServer(b)
 	nc, br := rawPeer(b, srv.Addrs()[0].String(), "mmep.test")
 	req := seedAIR(b)
 	const window = 128
