@@ -5,12 +5,15 @@
 // Layout, per subscriber, every key hash-tagged on the IMSI so that a Cluster
 // keeps a subscriber's keys in one slot and a Lua script may touch them all:
 //
-//	<prefix>sub:{imsi}  string  the record (record_codec.go): K, OPc, OP sealed
-//	                            by hss.KeySealer, then the profile, compact binary
-//	<prefix>sqn:{imsi}  hash    h: SQN_HE, t: reservation counter,
+//	<prefix>sub:{imsi}  hash    the record (record_codec.go: K, OPc, OP sealed
+//	                            by hss.KeySealer, then the profile, compact
+//	                            binary) in rn fields r0, r1, ... of at most 64
+//	                            bytes, so that the hash stays a listpack
+//	                            (scripts.go, recLua); and the SQN state:
+//	                            h: SQN_HE, t: reservation counter,
 //	                            n:<serving node>: "<IND>:<last counter>",
-//	                            o: the primary of the last reservation (run_id:
-//	                            master_replid), with the failover guard only
+//	                            o: the primary of the last reservation
+//	                            (master_replid), with the failover guard only
 //	<prefix>reg:{imsi}  string  u16 length || MME registration (TS 29.272
 //	                            5.2.1.1) || 3GPP AAA server registration
 //	                            (TS 29.273 8.1.2.2); absent when neither

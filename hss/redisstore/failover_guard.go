@@ -15,7 +15,7 @@ package redisstore
 // from an older snapshot or AOF counts; checked on the Redis the tests run,
 // including after SHUTDOWN SAVE) and which a promoted replica replaces
 // (PSYNC2). The reservation script compares it with the one stored in the
-// subscriber's SQN hash (field 'o'); when they differ, this primary may hold
+// subscriber's hash (field 'o'); when they differ, this primary may hold
 // an older SEQ than the one last issued, so the script first moves SEQ
 // forward by Config.FailoverSEQJump steps, then reserves as usual. The check
 // runs inside the script, on the server that executes it: there is no window
@@ -32,7 +32,7 @@ package redisstore
 // FailoverSEQJump reservations during the replication lag at the moment of
 // the failover.
 //
-// guardLua runs inside reserveLua with st[4] the stored origin and seq the
+// guardLua runs inside reserveLua with sorigin the stored origin and seq the
 // current SEQ_HE; it moves seq and leaves in origin the value to store
 // (nil when unchanged).
 const guardLua = `
@@ -40,7 +40,7 @@ const guardLua = `
   local p = string.find(info, 'master_replid:', 1, true)
   if not p then return redis.error_reply('RCMHSS_NO_REPLID INFO replication has no master_replid') end
   origin = string.sub(info, p + 14, p + 53)
-  if st[4] == origin then
+  if sorigin == origin then
     origin = nil
   else
     seq = seq + jump

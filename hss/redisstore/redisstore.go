@@ -258,7 +258,7 @@ func (s *Store) UpdateSubscriber(ctx context.Context, imsi hss.IMSI, fn func(*hs
 		}
 		cur.CreatedAt, cur.UpdatedAt, cur.SQN = createdAt, time.Now(), sqnHE
 		rec := encodeSubscriber(s.seal(cur), cur)
-		swapped, err := casScript.Run(ctx, s.rdb, []string{k.sub}, raw, rec).Int()
+		swapped, err := casScript.Run(ctx, s.rdb, []string{k.sub, k.sqn}, raw, rec).Int()
 		if err != nil {
 			return nil, mapErr(op, err)
 		}

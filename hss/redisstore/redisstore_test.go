@@ -166,24 +166,25 @@ func TestAtRest(t *testing.T) {
 			t.Errorf("key %q is not hash-tagged on its IMSI", k)
 		}
 	}
-	rec, err := rc.Get(ctx, "rcmhss:sub:{001010000000001}").Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := rawRecord(t, rc, "rcmhss:sub:{001010000000001}")
 	for name, k := range map[string]hss.Key{"K": s.K, "OPc": s.OPc, "OP": *s.OP} {
 		if bytes.Contains(rec, k[:]) {
 			t.Errorf("%s stored in the clear", name)
 		}
 	}
 	// A record copied onto another subscriber does not open (AAD binds the IMSI).
-	if err := rc.Set(ctx, "rcmhss:sub:{001010000000002}", rec, 0).Err(); err != nil {
+	dump, err := rc.Dump(ctx, "rcmhss:sub:{001010000000001}").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.RestoreReplace(ctx, "rcmhss:sub:{001010000000002}", 0, dump).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.GetSubscriber(ctx, "001010000000002"); !errors.Is(err, hss.ErrSealBroken) {
 		t.Errorf("moved record: %v, want ErrSealBroken", err)
 	}
 	// Garbage is reported, not trusted, and not taken for an unknown subscriber.
-	if err := rc.Set(ctx, "rcmhss:sub:{001010000000002}", "\x01garbage", 0).Err(); err != nil {
+	if err := rc.HSet(ctx, "rcmhss:sub:{001010000000002}", "rn", "1", "r0", "\x01garbage").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.GetSubscriber(ctx, "001010000000002"); err == nil || errors.Is(err, hss.ErrUnknownSubscriber) {
@@ -191,6 +192,108 @@ func TestAtRest(t *testing.T) {
 	}
 	if _, err := st.ReserveSQN(ctx, "001010000000002", "mme1", 1, 5); err == nil {
 		t.Error("ReserveSQN on a corrupt record succeeded")
+	}
+	// A chunk missing is corruption too, not an unknown subscriber.
+	if err := rc.HSet(ctx, "rcmhss:sub:{001010000000002}", "rn", "2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSubscriber(ctx, "001010000000002"); err == nil || errors.Is(err, hss.ErrUnknownSubscriber) {
+		t.Errorf("record with a chunk missing: %v, want an error", err)
+	}
+}
+
+// rawRecord reads a subscriber's record as the scripts store it: 'rn'
+// chunks r0, r1, ... of its hash, joined.
+func rawRecord(t *testing.T, rc *redis.Client, key string) []byte {
+	t.Helper()
+	ctx := ctxFor(t)
+	n, err := rc.HGet(ctx, key, "rn").Int()
+	if err != nil {
+		t.Fatalf("HGET %s rn: %v", key, err)
+	}
+	var rec []byte
+	for i := range n {
+		c, err := rc.HGet(ctx, key, "r"+strconv.Itoa(i)).Bytes()
+		if err != nil {
+			t.Fatalf("HGET %s r%d: %v", key, i, err)
+		}
+		if len(c) > 64 {
+			t.Errorf("chunk r%d of %s is %d bytes, more than a listpack value (64)", i, key, len(c))
+		}
+		rec = append(rec, c...)
+	}
+	return rec
+}
+
+// TestEarlierLayoutMigrates: a subscriber stored by an earlier version (the
+// record a string at sub:, the SQN state a hash at sqn:) is read, reserved
+// on and updated as before, and moved into the one-hash layout on first use.
+func TestEarlierLayoutMigrates(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := ctxFor(t)
+	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rc := rawClient(t, addr)
+	var last uint64 // the last SEQ reserved for 001010000000002
+	for _, imsi := range []hss.IMSI{"001010000000001", "001010000000002"} {
+		if err := st.CreateSubscriber(ctx, storetest.Subscriber(imsi)); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.ReserveSQN(ctx, imsi, "mme1", 3, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r.FirstSEQ + 2
+		// Rewrite it as the earlier layout had it.
+		sub, sqn := "rcmhss:sub:{"+string(imsi)+"}", "rcmhss:sqn:{"+string(imsi)+"}"
+		rec := rawRecord(t, rc, sub)
+		h, err := rc.HGetAll(ctx, sub).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Del(ctx, sub).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Set(ctx, sub, rec, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range h {
+			if f == "rn" || (len(f) > 1 && f[0] == 'r' && f[1] >= '0' && f[1] <= '9') {
+				continue
+			}
+			if err := rc.HSet(ctx, sqn, f, v).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before, err := st.GetSubscriber(ctx, "001010000000001")
+	if err != nil {
+		t.Fatalf("GetSubscriber on the earlier layout: %v", err)
+	}
+	res, err := st.ReserveSQN(ctx, "001010000000002", "mme1", 1, 5)
+	if err != nil {
+		t.Fatalf("ReserveSQN on the earlier layout: %v", err)
+	}
+	if res.FirstSEQ != last+1 || res.IND != 0 {
+		t.Errorf("reservation after migration: SEQ %d IND %d, want %d and 0 (the earlier SQN state kept)", res.FirstSEQ, res.IND, last+1)
+	}
+	for _, imsi := range []string{"001010000000001", "001010000000002"} {
+		if typ := rc.Type(ctx, "rcmhss:sub:{"+imsi+"}").Val(); typ != "hash" {
+			t.Errorf("sub key of %s is a %s after first use, want hash", imsi, typ)
+		}
+		if n := rc.Exists(ctx, "rcmhss:sqn:{"+imsi+"}").Val(); n != 0 {
+			t.Errorf("sqn key of %s still there after first use", imsi)
+		}
+	}
+	after, err := st.GetSubscriber(ctx, "001010000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.K != before.K || after.OPc != before.OPc || after.SQN != before.SQN {
+		t.Errorf("subscriber changed by the migration: %+v, want %+v", after, before)
 	}
 }
 
@@ -249,13 +352,18 @@ func TestMemoryPerSubscriber(t *testing.T) {
 	}
 	perSubscriber := float64(usedMemory()-before) / count
 	var sum int64
-	for _, kind := range []string{"sub", "sqn", "reg"} {
-		n, err := rc.MemoryUsage(ctx, "rcmhss:"+kind+":{"+string(first)+"}", 0).Result()
+	for _, kind := range []string{"sub", "reg"} {
+		key := "rcmhss:" + kind + ":{" + string(first) + "}"
+		n, err := rc.MemoryUsage(ctx, key, 0).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("MEMORY USAGE %s: %d bytes", kind, n)
+		t.Logf("MEMORY USAGE %s: %d bytes (%s)", kind, n, rc.ObjectEncoding(ctx, key).Val())
 		sum += n
+	}
+	// The record and SQN state share one compact hash (scripts.go, recLua).
+	if enc := rc.ObjectEncoding(ctx, "rcmhss:sub:{"+string(first)+"}").Val(); enc != "listpack" {
+		t.Errorf("subscriber hash encoded as %q, want listpack", enc)
 	}
 	t.Logf("per subscriber: MEMORY USAGE of its keys %d bytes; used_memory growth %.0f bytes (with the index entry)", sum, perSubscriber)
 	if sum >= 1024 {
@@ -314,5 +422,64 @@ func TestConformanceSentinel(t *testing.T) {
 	// The records went to the master the sentinel named.
 	if n, err := rawClient(t, master).DBSize(ctxFor(t)).Result(); err != nil || n == 0 {
 		t.Errorf("master holds %d keys (%v), want the suite's records", n, err)
+	}
+}
+
+// TestLongRecord: a record longer than the eight chunks the scripts read with
+// the SQN state (many APNs) is read whole, and shrinking it leaves no stale
+// chunk behind.
+func TestLongRecord(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := ctxFor(t)
+	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	rc := rawClient(t, addr)
+	const imsi = hss.IMSI("001010000000001")
+	const key = "rcmhss:sub:{001010000000001}"
+	s := storetest.Subscriber(imsi)
+	for i := range 20 {
+		s.APNs = append(s.APNs, hss.APNConfiguration{ContextID: uint32(10 + i), Name: fmt.Sprintf("apn%02d.example.mnc001.mcc001.gprs", i),
+			PDNType: hss.PDNIPv4, QCI: 9, ARP: hss.ARP{PriorityLevel: 8}})
+	}
+	if err := st.CreateSubscriber(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	long, err := rc.HGet(ctx, key, "rn").Int()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if long <= 8 {
+		t.Fatalf("record of %d chunks; the test needs more than 8", long)
+	}
+	got, err := st.GetSubscriber(ctx, imsi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.APNs) != len(s.APNs) || got.APNs[len(s.APNs)-1].Name != s.APNs[len(s.APNs)-1].Name {
+		t.Fatalf("long record read back with %d APNs, want %d", len(got.APNs), len(s.APNs))
+	}
+	if _, err := st.ReserveSQN(ctx, imsi, "mme1", 1, 5); err != nil {
+		t.Fatalf("ReserveSQN on a long record: %v", err)
+	}
+	if _, err := st.UpdateSubscriber(ctx, imsi, func(c *hss.Subscriber) error {
+		c.APNs = c.APNs[:2]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	short, err := rc.HGet(ctx, key, "rn").Int()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := short; i < long; i++ {
+		if rc.HExists(ctx, key, "r"+strconv.Itoa(i)).Val() {
+			t.Errorf("chunk r%d of the longer record left behind (rn %d)", i, short)
+		}
+	}
+	if got, err = st.GetSubscriber(ctx, imsi); err != nil || len(got.APNs) != 2 {
+		t.Errorf("after shrinking: %v, %d APNs, want 2", err, len(got.APNs))
 	}
 }
