@@ -191,12 +191,20 @@ if [ "$MILLION" = 1 ]; then
 	rcmhss_start "$REDIS"
 	provision "$BIG" prov_1m
 	memprov=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
-	# Alternated twice: one pair of 5 s runs on this machine differs by
-	# more than the 10% the target allows.
-	run redis_1m "$DIAM" "$BIG" --imsi-order random
-	run redis_1k_again "$DIAM" "$SMALL" --imsi-order random
-	run redis_1k_again_b "$DIAM" "$SMALL" --imsi-order random
-	run redis_1m_b "$DIAM" "$BIG" --imsi-order random
+	# The first AIR of every subscriber (after an import, each one's SQN
+	# state gains this node's IND slot): a mass attach, measured apart from
+	# the comparison, whose 1k side has long been past its first AIRs.
+	DURATION=600s run redis_1m_first "$DIAM" "$BIG" --imsi-order seq --requests "$BIG"
+	# Alternated four times: one pair of 5 s runs on this machine differs
+	# by more than the 10% the target allows.
+	for i in a b c d; do
+		case $i in
+		a | c) run "redis_1m_$i" "$DIAM" "$BIG" --imsi-order random
+			run "redis_1k_$i" "$DIAM" "$SMALL" --imsi-order random ;;
+		*) run "redis_1k_$i" "$DIAM" "$SMALL" --imsi-order random
+			run "redis_1m_$i" "$DIAM" "$BIG" --imsi-order random ;;
+		esac
+	done
 	mem1m=$(rcli info memory | awk -F: '/^used_memory:/{print $2+0}')
 	stop "$RCMHSS_PID"
 else
