@@ -83,6 +83,32 @@ run() {
 	grep -E 'throughput|latency' "$WORK/$name.txt" | sed 's/^/    /' >&2
 }
 
+# warmrun NAME TARGET IMSI_COUNT [flags...]: run after 3 s of the same load,
+# unrecorded: the open-loop latency of a process that has just started
+# includes its first seconds of heap and cache growth (docs/PERFORMANCE.md).
+warmrun() {
+	local target=$2 count=$3
+	"$DL" run --target "$target" --dest-realm rcmhss.localdomain --origin-realm rcmhss.localdomain \
+		--conns "$CONNS" --window "$WINDOW" --duration 3s \
+		--imsi-start "$IMSI_START" --imsi-count "$count" --progress off "${@:4}" >/dev/null
+	run "$@"
+}
+
+# baseline_at NAME RATE [flags...]: diamload baseline answering an open loop
+# at RATE (after a warm-up), for the latency side by side with rcmhss.
+baseline_at() {
+	local name=$1 rate=$2
+	shift 2
+	local port
+	port=$(freeport)
+	"$DL" baseline --listen "tcp://127.0.0.1:$port" --origin-realm rcmhss.localdomain "$@" >"$WORK/$name.log" 2>&1 &
+	local pid=$!
+	PIDS+=($pid)
+	waitport "$port"
+	warmrun "$name" "tcp://127.0.0.1:$port" "$SMALL" --rate "$rate"
+	stop "$pid"
+}
+
 # baseline NAME [flags...]: start diamload baseline, run against it, stop it.
 baseline() {
 	local name=$1
@@ -159,7 +185,7 @@ rcli config resetstat >/dev/null
 run redis_1k "$DIAM" "$SMALL" --report "$WORK/report.html"
 rcli info commandstats | tr -d '\r' >"$WORK/commandstats.txt"
 half=$(python3 -c "import json;print(int(json.load(open('$WORK/redis_1k.json'))['throughput_per_s']/2))")
-run redis_1k_half "$DIAM" "$SMALL" --rate "$half"
+warmrun redis_1k_half "$DIAM" "$SMALL" --rate "$half"
 halfemb=$(python3 -c "import json;print(int(json.load(open('$WORK/emb_1k.json'))['throughput_per_s']/2))")
 # Memory per subscriber: MEMORY USAGE of one subscriber's keys (after AIRs,
 # so the SQN state exists) and the used_memory delta over the 1k range.
@@ -180,8 +206,15 @@ stop "$RCMHSS_PID"
 # The embedded store at half its peak (open loop), for the p99 target.
 rcmhss_start ""
 provision "$SMALL" prov_emb2
-run emb_1k_half "$DIAM" "$SMALL" --rate "$halfemb"
+warmrun emb_1k_half "$DIAM" "$SMALL" --rate "$halfemb"
 stop "$RCMHSS_PID"
+
+# The baselines at the same offered rates: what the stack and the machine
+# give at that rate without the HSS.
+baseline_at base_stack_half "$halfemb" --stack rcmhss
+baseline_at base_raw_half "$halfemb" --stack raw
+baseline_at base_stack_redis_half "$half" --stack rcmhss --redis "$REDIS"
+baseline_at base_raw_redis_half "$half" --stack raw --redis "$REDIS"
 
 # 4. 1M subscribers on redis-server: bulk import rate, then the same run with
 # IMSIs drawn at random over the whole range.
