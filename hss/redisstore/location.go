@@ -38,10 +38,18 @@ func (s *Store) SetMMERegistration(ctx context.Context, imsi hss.IMSI, reg hss.M
 }
 
 // UpdateMMERegistration implements hss.LocationStore as a compare-and-set on
-// the registration, retried on conflict.
+// the registration, retried on conflict. With a request key in ctx (PUR,
+// NOR) the change is claimed (request_claim.go): a copy of the request that
+// runs later, on this node or another, finds the claim and changes nothing,
+// so a stale PUR cannot mark purged the registration its MME made since.
 func (s *Store) UpdateMMERegistration(ctx context.Context, imsi hss.IMSI, host string, fn func(*hss.MMERegistration)) (bool, error) {
 	const op = "update mme registration"
 	k := s.keysFor(imsi)
+	keys := []string{k.sub, k.reg}
+	var ttl []any
+	if claim := s.claimKey(ctx, imsi, "u"); claim != "" {
+		keys, ttl = append(keys, claim), []any{s.claimTTL}
+	}
 	for range updateAttempts {
 		regs, raw, err := s.registrations(ctx, op, imsi)
 		if err != nil {
@@ -55,11 +63,11 @@ func (s *Store) UpdateMMERegistration(ctx context.Context, imsi hss.IMSI, host s
 		if err != nil {
 			return false, fmt.Errorf("redisstore: %s: %w", op, err)
 		}
-		swapped, err := mmeCASScript.Run(ctx, s.rdb, []string{k.sub, k.reg}, raw[0], mme).Int()
+		swapped, err := mmeCASScript.Run(ctx, s.rdb, keys, append([]any{raw[0], mme}, ttl...)...).Int()
 		if err != nil {
 			return false, mapErr(op, err)
 		}
-		if swapped == 1 {
+		if swapped == 1 || swapped == 2 {
 			return true, nil
 		}
 	}

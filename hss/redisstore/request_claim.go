@@ -22,6 +22,9 @@ import (
 //     (SQNReservation.Replayed), so the answer carries vectors with the same
 //     SQNs (fresh RANDs): SEQ_HE moves once, and an MME that receives only
 //     one of the answers (a relay forwards one) gets SQNs no one else got;
+//   - an update of the MME registration (PUR's purged flag, NOR's flags)
+//     is made once: a stale PUR cannot mark purged the registration its
+//     MME has made since (a re-attach);
 //   - an MME registration (ULR) or a 3GPP AAA server registration (SWx MAR,
 //     SAR) returns the new registration as the previous one, so no
 //     Cancel-Location goes out and a later registration is not undone by a
@@ -35,8 +38,8 @@ import (
 
 // claimKey is <prefix>req:{<imsi>}<kind>:<request key>, or "" when claims
 // are off or ctx carries no request key; kind keeps the claims of different
-// changes apart ("s" SQN reservation, "m" MME registration, "a" AAA server
-// registration).
+// changes apart ("s" SQN reservation, "m" MME registration, "u" update of
+// the MME registration, "a" AAA server registration).
 func (s *Store) claimKey(ctx context.Context, imsi hss.IMSI, kind string) string {
 	if s.claimTTL == 0 {
 		return ""

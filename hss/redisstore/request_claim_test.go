@@ -196,6 +196,47 @@ func TestRequestClaimMMERegistration(t *testing.T) {
 	}
 }
 
+// TestRequestClaimMMEUpdate is the stale PUR: MME1's PUR is handled on node
+// A (after a retransmission), the UE re-attaches through MME1 (a new ULR),
+// then node B runs the original of the PUR late. The new registration must
+// not be marked purged; the stale copy reports the update done, as the first
+// copy's answer did.
+func TestRequestClaimMMEUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b, imsi := claimStores(ctx, t, time.Minute)
+	mme1 := hss.MMERegistration{Host: "mme1.test", Realm: "test"}
+	if _, err := a.SetMMERegistration(hss.WithRequestKey(ctx, "mme1.test/u1"), imsi, mme1); err != nil {
+		t.Fatal(err)
+	}
+	purge := func(r *hss.MMERegistration) { r.Purged = true }
+	pur := hss.WithRequestKey(ctx, "mme1.test/p1")
+	if ok, err := a.UpdateMMERegistration(pur, imsi, "mme1.test", purge); err != nil || !ok {
+		t.Fatalf("PUR on node A: %v, %v", ok, err)
+	}
+	if _, err := b.SetMMERegistration(hss.WithRequestKey(ctx, "mme1.test/u2"), imsi, mme1); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := b.UpdateMMERegistration(pur, imsi, "mme1.test", purge)
+	if err != nil || !ok {
+		t.Errorf("the stale PUR on node B: %v, %v, want true (done by the first copy)", ok, err)
+	}
+	regs, err := a.GetRegistrations(ctx, imsi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regs.MME == nil || regs.MME.Purged {
+		t.Errorf("after the stale PUR the registration is %+v, want MME1's re-attach, not purged", regs.MME)
+	}
+	// Another PUR (another request key) purges as before.
+	if ok, err := b.UpdateMMERegistration(hss.WithRequestKey(ctx, "mme1.test/p2"), imsi, "mme1.test", purge); err != nil || !ok {
+		t.Fatalf("a new PUR: %v, %v", ok, err)
+	}
+	if regs, err = a.GetRegistrations(ctx, imsi); err != nil || regs.MME == nil || !regs.MME.Purged {
+		t.Errorf("after a new PUR: %+v, %v, want purged", regs.MME, err)
+	}
+}
+
 // TestRequestClaimAAARegistration is the stale SWx registration: AAA server
 // X's MAR/SAR registered X (its retransmission, on node A), X later
 // deregistered and Y registered; node B then runs the original of X's

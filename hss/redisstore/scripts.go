@@ -139,13 +139,18 @@ regstore(KEYS[2], m, a)
 return prev
 `)
 
-// KEYS: sub, reg  ARGV: expected MME registration, new MME registration
-// Returns 1 when swapped, 0 when it changed, nil when the IMSI is unknown.
+// KEYS: sub, reg[, claim]  ARGV: expected MME registration, new MME
+// registration[, claim TTL in ms]
+// Returns 1 when swapped, 0 when it changed, nil when the IMSI is unknown; 2
+// when the claim shows that this request made its change already
+// (request_claim.go), changing nothing.
 var mmeCASScript = redis.NewScript(regLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return 2 end
 local m, a = regsplit(redis.call('GET', KEYS[2]))
 if m ~= ARGV[1] then return 0 end
 regstore(KEYS[2], ARGV[2], a)
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 return 1
 `)
 
