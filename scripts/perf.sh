@@ -94,33 +94,35 @@ warmrun() {
 	run "$@"
 }
 
-# baseline_at NAME RATE [flags...]: diamload baseline answering an open loop
-# at RATE (after a warm-up), for the latency side by side with rcmhss.
-baseline_at() {
-	local name=$1 rate=$2
-	shift 2
-	local port
-	port=$(freeport)
-	"$DL" baseline --listen "tcp://127.0.0.1:$port" --origin-realm rcmhss.localdomain "$@" >"$WORK/$name.log" 2>&1 &
-	local pid=$!
-	PIDS+=($pid)
-	waitport "$port"
-	warmrun "$name" "tcp://127.0.0.1:$port" "$SMALL" --rate "$rate"
-	stop "$pid"
-}
-
-# baseline NAME [flags...]: start diamload baseline, run against it, stop it.
-baseline() {
+# baseline_start NAME [flags...]: start diamload baseline; sets BASE (its
+# target) and BASE_PID.
+baseline_start() {
 	local name=$1
 	shift
 	local port
 	port=$(freeport)
 	"$DL" baseline --listen "tcp://127.0.0.1:$port" --origin-realm rcmhss.localdomain "$@" >"$WORK/$name.log" 2>&1 &
-	local pid=$!
-	PIDS+=($pid)
+	BASE_PID=$!
+	PIDS+=($BASE_PID)
 	waitport "$port"
-	run "$name" "tcp://127.0.0.1:$port" "$SMALL"
-	stop "$pid"
+	BASE=tcp://127.0.0.1:$port
+}
+
+# baseline NAME [flags...]: start diamload baseline, run against it, stop it.
+baseline() {
+	baseline_start "$@"
+	run "$1" "$BASE" "$SMALL"
+	stop "$BASE_PID"
+}
+
+# baseline_at NAME RATE [flags...]: diamload baseline answering an open loop
+# at RATE (after a warm-up), for the latency side by side with rcmhss.
+baseline_at() {
+	local name=$1 rate=$2
+	shift 2
+	baseline_start "$name" "$@"
+	warmrun "$name" "$BASE" "$SMALL" --rate "$rate"
+	stop "$BASE_PID"
 }
 
 # rcmhss_start REDIS_ADDR [FAILOVER_SEQ_JUMP]: start rcmhss (embedded store

@@ -133,16 +133,24 @@ func TestSealModes(t *testing.T) {
 	}
 }
 
-// TestAtRest looks at what Redis holds: keys hash-tagged per subscriber, no key
-// material in the clear, and a record moved to another IMSI refused.
-func TestAtRest(t *testing.T) {
+// startRawStore starts a redis-server with a store on it (key prefix
+// "rcmhss:") and a client that reads and writes its keys directly.
+func startRawStore(t *testing.T) (*redisstore.Store, *redis.Client) {
+	t.Helper()
 	addr := redistest.Start(t)
-	ctx := ctxFor(t)
-	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
+	st, err := redisstore.New(ctxFor(t), redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	return st, rawClient(t, addr)
+}
+
+// TestAtRest looks at what Redis holds: keys hash-tagged per subscriber, no key
+// material in the clear, and a record moved to another IMSI refused.
+func TestAtRest(t *testing.T) {
+	ctx := ctxFor(t)
+	st, rc := startRawStore(t)
 	s := storetest.Subscriber("001010000000001")
 	if err := st.CreateSubscriber(ctx, s); err != nil {
 		t.Fatal(err)
@@ -153,7 +161,6 @@ func TestAtRest(t *testing.T) {
 	if _, err := st.SetMMERegistration(ctx, s.IMSI, storetest.MMERegistration("mme1")); err != nil {
 		t.Fatal(err)
 	}
-	rc := rawClient(t, addr)
 	keys, err := rc.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -229,14 +236,8 @@ func rawRecord(t *testing.T, rc *redis.Client, key string) []byte {
 // record a string at sub:, the SQN state a hash at sqn:) is read, reserved
 // on and updated as before, and moved into the one-hash layout on first use.
 func TestEarlierLayoutMigrates(t *testing.T) {
-	addr := redistest.Start(t)
 	ctx := ctxFor(t)
-	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rc := rawClient(t, addr)
+	st, rc := startRawStore(t)
 	var last uint64 // the last SEQ reserved for 001010000000002
 	for _, imsi := range []hss.IMSI{"001010000000001", "001010000000002"} {
 		if err := st.CreateSubscriber(ctx, storetest.Subscriber(imsi)); err != nil {
@@ -301,14 +302,8 @@ func TestEarlierLayoutMigrates(t *testing.T) {
 // OPc, vectors reserved for two serving nodes, an MME and an AAA registration)
 // costs in Redis.
 func TestMemoryPerSubscriber(t *testing.T) {
-	addr := redistest.Start(t)
 	ctx := ctxFor(t)
-	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rc := rawClient(t, addr)
+	st, rc := startRawStore(t)
 	usedMemory := func() int64 {
 		info, err := rc.Info(ctx, "memory").Result()
 		if err != nil {
@@ -429,14 +424,8 @@ func TestConformanceSentinel(t *testing.T) {
 // the SQN state (many APNs) is read whole, and shrinking it leaves no stale
 // chunk behind.
 func TestLongRecord(t *testing.T) {
-	addr := redistest.Start(t)
 	ctx := ctxFor(t)
-	st, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "rcmhss:"}, testSealer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	rc := rawClient(t, addr)
+	st, rc := startRawStore(t)
 	const imsi = hss.IMSI("001010000000001")
 	const key = "rcmhss:sub:{001010000000001}"
 	s := storetest.Subscriber(imsi)
