@@ -120,6 +120,9 @@ func mapErr(op string, err error) error {
 		case strings.Contains(msg, "RCMHSS_SQN_EXHAUSTED"):
 			// TS 33.102 C.3.1 wrap-around is not performed: the operator re-keys.
 			return fmt.Errorf("redisstore: %s: sqn space exhausted: %w", op, hss.ErrAuthDataUnavailable)
+		case strings.Contains(msg, "RCMHSS_CORRUPT"):
+			// A record chunk missing from the subscriber's hash (scripts.go).
+			return fmt.Errorf("redisstore: %s: %w: %s", op, errCorrupt, msg)
 		case hasAnyPrefix(msg, "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS", "MOVED", "ASK"):
 			return fmt.Errorf("redisstore: %s: %w: %w", op, hss.ErrStoreUnavailable, err)
 		}
