@@ -208,6 +208,9 @@ func TestAtRest(t *testing.T) {
 		errors.Is(err, hss.ErrStoreUnavailable) || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("record with a chunk missing: %v, want a corrupt-record error (not unknown, not unavailable)", err)
 	}
+	if _, err := st.ReserveSQN(ctx, "001010000000002", "mme1", 1, 5); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("ReserveSQN on a record with a chunk missing: %v, want a corrupt-record error", err)
+	}
 }
 
 // rawRecord reads a subscriber's record as the scripts store it: 'rn'
