@@ -57,6 +57,22 @@ func startRCMHSS(t *testing.T) (h *hss.HSS, diamTarget, adminURL string) {
 	return h, "tcp://" + srv.Addrs()[0].String(), hs.URL
 }
 
+// mmeIdentity is the MME the tests against rcmhss speak as.
+var mmeIdentity = Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
+	VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}}
+
+// provisionRange provisions n IMSIs from start with the test keys through
+// the admin API at adminURL.
+func provisionRange(ctx context.Context, t *testing.T, adminURL, start string, n uint64) ProvisionResult {
+	t.Helper()
+	res, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
+		IMSIs: testRange(t, start, n), K: testK, OPc: testOPc}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestResultCodesAgainstRCMHSS provisions half of a range through the admin
 // API, runs AIRs over the whole range and expects the provisioned half to be
 // answered 2001 and the other half DIAMETER_ERROR_USER_UNKNOWN, an
@@ -67,12 +83,7 @@ func TestResultCodesAgainstRCMHSS(t *testing.T) {
 	defer cancel()
 
 	const start, known, all = "001010000000001", 300, 600
-	pres, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
-		IMSIs: testRange(t, start, known), K: testK, OPc: testOPc}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pres.Accepted != known {
+	if pres := provisionRange(ctx, t, adminURL, start, known); pres.Accepted != known {
 		t.Fatalf("provision accepted %d, want %d", pres.Accepted, known)
 	}
 	s, err := h.GetSubscriber(ctx, hss.IMSI("001010000000300"))
@@ -88,9 +99,8 @@ func TestResultCodesAgainstRCMHSS(t *testing.T) {
 
 	rep, err := Run(ctx, Config{
 		Targets: []string{target}, Conns: 2, Window: 8, Requests: all,
-		IMSIs: testRange(t, start, all),
-		Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
-			VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}},
+		IMSIs:    testRange(t, start, all),
+		Identity: mmeIdentity,
 	}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -116,16 +126,12 @@ func TestAttachAgainstRCMHSS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const start, n = "001010000000001", 200
-	if _, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
-		IMSIs: testRange(t, start, n), K: testK, OPc: testOPc}, testLogger(t)); err != nil {
-		t.Fatal(err)
-	}
+	provisionRange(ctx, t, adminURL, start, n)
 	rep, err := Run(ctx, Config{
 		Targets: []string{target}, Conns: 1, Window: 4, Requests: n,
-		Mix:   Mix{{Scenario: ScenarioAttach, Weight: 1}},
-		IMSIs: testRange(t, start, n),
-		Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
-			VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}},
+		Mix:      Mix{{Scenario: ScenarioAttach, Weight: 1}},
+		IMSIs:    testRange(t, start, n),
+		Identity: mmeIdentity,
 	}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +146,7 @@ func TestAttachAgainstRCMHSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg.MME == nil || reg.MME.Host != "mme.test.localdomain" {
+	if reg.MME == nil || reg.MME.Host != mmeIdentity.OriginHost {
 		t.Fatalf("registration after attach: %+v", reg.MME)
 	}
 }
@@ -171,18 +177,14 @@ func TestAnswersServerRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const start, n = "001010000000001", 50
-	if _, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
-		IMSIs: testRange(t, start, n), K: testK, OPc: testOPc}, testLogger(t)); err != nil {
-		t.Fatal(err)
-	}
+	provisionRange(ctx, t, adminURL, start, n)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
 		_, err := Run(runCtx, Config{
 			Targets: []string{target}, Conns: 2, Window: 1, Duration: 50 * time.Second,
-			IMSIs: testRange(t, start, n),
-			Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
-				VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}},
+			IMSIs:    testRange(t, start, n),
+			Identity: mmeIdentity,
 		}, testLogger(t))
 		done <- err
 	}()

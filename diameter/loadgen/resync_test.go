@@ -32,17 +32,13 @@ func TestResyncAgainstRCMHSS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const start, n = "001010000000001", 100
-	if _, err := Provision(ctx, ProvisionConfig{AdminURL: adminURL, Token: adminToken,
-		IMSIs: testRange(t, start, n), K: testK, OPc: testOPc}, testLogger(t)); err != nil {
-		t.Fatal(err)
-	}
+	provisionRange(ctx, t, adminURL, start, n)
 	k, _ := hss.ParseKey(testK)
 	opc, _ := hss.ParseKey(testOPc)
 	for _, keys := range []*ResyncKeys{{K: k, OPc: opc}, nil} {
 		rep, err := Run(ctx, Config{Targets: []string{target}, Conns: 1, Window: 4, Requests: 2 * n,
 			ResyncShare: 0.5, ResyncKeys: keys, IMSIs: testRange(t, start, n),
-			Identity: Identity{OriginHost: "mme.test.localdomain", OriginRealm: hssRealm, DestinationRealm: hssRealm,
-				VisitedPLMN: [3]byte{0x00, 0xf1, 0x10}}}, testLogger(t))
+			Identity: mmeIdentity}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
