@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -29,13 +28,7 @@ func TestDrillSentinelFailover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	primary := redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
-	host, port, _ := net.SplitHostPort(primary.Addr)
-	replica := redistest.StartWithArgs(t, "--replicaof", host, port)
-	var sentinels []string
-	for range 3 {
-		sentinels = append(sentinels, redistest.StartSentinel(t, "drill", primary.Addr).Addr)
-	}
+	primary, replica, sentinels := startSentinelSet(t, "drill")
 	st := newGuardStore(ctx, t, redisstore.Config{Addrs: sentinels, MasterName: "drill", KeyPrefix: "drill:",
 		FailoverSEQJump: guardJump, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
 	imsis := make([]hss.IMSI, 16)

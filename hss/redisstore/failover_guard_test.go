@@ -110,6 +110,20 @@ func newGuardStore(ctx context.Context, t testing.TB, cfg redisstore.Config) *re
 	return st
 }
 
+// startSentinelSet starts a primary, its replica and three Sentinels
+// watching it as master name; the replica's first sync is not delayed
+// (repl-diskless-sync-delay 0), so a failover drill can wait for it.
+func startSentinelSet(t *testing.T, name string) (primary, replica *redistest.Server, sentinels []string) {
+	t.Helper()
+	primary = redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	replica = redistest.StartWithArgs(t, "--replicaof", host, port)
+	for range 3 {
+		sentinels = append(sentinels, redistest.StartSentinel(t, name, primary.Addr).Addr)
+	}
+	return primary, replica, sentinels
+}
+
 // waitReplicated waits until the replica has applied everything the
 // primary wrote (redistest.WaitReplicated).
 func waitReplicated(ctx context.Context, t testing.TB, primary, replica string) {

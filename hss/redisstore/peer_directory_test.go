@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -373,13 +372,7 @@ func TestPeerDirectorySentinelFailover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	primary := redistest.StartWithArgs(t, "--repl-diskless-sync-delay", "0")
-	host, port, _ := net.SplitHostPort(primary.Addr)
-	replica := redistest.StartWithArgs(t, "--replicaof", host, port)
-	var sentinels []string
-	for range 3 {
-		sentinels = append(sentinels, redistest.StartSentinel(t, "pd", primary.Addr).Addr)
-	}
+	primary, replica, sentinels := startSentinelSet(t, "pd")
 	cfg := redisstore.Config{Addrs: sentinels, MasterName: "pd", KeyPrefix: "fw:",
 		DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond}
 	a := startForwardNodeOn(ctx, t, cfg, "hss-a.test")
