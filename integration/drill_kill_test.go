@@ -87,22 +87,15 @@ func TestDrillKillNode(t *testing.T) {
 	const runFor, killAt = 16 * time.Second, 6 * time.Second
 	runCtx, stop := context.WithTimeout(ctx, runFor)
 	defer stop()
-	done := make(chan []drillRequest, 1)
-	go func() { done <- load.Run(runCtx) }()
+	wait := load.Start(runCtx)
 
-	var killed time.Time
-	var detected <-chan time.Time
-	select {
-	case <-time.After(killAt):
-		detected = relay.watchLog(ctx, relayLeftOpen(hosts[1]))
-		killed = time.Now()
-		if err := nodes[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill -9 %s: %v", hosts[1], err)
-		}
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
+	pause(ctx, t, killAt)
+	detected := relay.watchLog(ctx, relayLeftOpen(hosts[1]))
+	killed := time.Now()
+	if err := nodes[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %s: %v", hosts[1], err)
 	}
-	reqs := <-done
+	reqs := wait()
 	rep := summarise("kill -9 one of two nodes", reqs, load.IndBits, killed)
 	select {
 	case at, ok := <-detected:

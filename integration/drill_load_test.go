@@ -133,6 +133,24 @@ func (l *drillLoad) Run(ctx context.Context) []drillRequest {
 	return out
 }
 
+// Start runs the load in the background until ctx ends; the function it
+// returns waits for that end and returns the requests.
+func (l *drillLoad) Start(ctx context.Context) (wait func() []drillRequest) {
+	done := make(chan []drillRequest, 1)
+	go func() { done <- l.Run(ctx) }()
+	return func() []drillRequest { return <-done }
+}
+
+// pause waits d, failing the test if ctx ends first.
+func pause(ctx context.Context, t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+}
+
 // one sends one AIR and retransmits it with the T flag, same End-to-End
 // identifier, on a timeout or a 3002 from the relay. It does not use the
 // load's context: a request started before the end of the run is followed

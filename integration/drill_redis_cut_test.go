@@ -118,24 +118,16 @@ func TestDrillRedisCutNode(t *testing.T) {
 		AttemptTimeout: 3 * time.Second, MaxAttempts: 6, IndBits: 5}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	done := make(chan []drillRequest, 1)
-	go func() { done <- load.Run(runCtx) }()
-	pause := func(d time.Duration) {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
-	}
-	pause(4 * time.Second)
+	wait := load.Start(runCtx)
+	pause(ctx, t, 4*time.Second)
 	cutAt := time.Now()
 	cutter.Cut()
-	pause(6 * time.Second)
+	pause(ctx, t, 6*time.Second)
 	restoredAt := time.Now()
 	cutter.Restore()
-	pause(5 * time.Second)
+	pause(ctx, t, 5*time.Second)
 	stopRun()
-	reqs := <-done
+	reqs := wait()
 
 	rep := summarise("node B cut off from Redis for 6 s", reqs, load.IndBits, cutAt)
 	var firstFail, lastFail, backAt time.Time

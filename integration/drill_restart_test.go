@@ -28,14 +28,9 @@ func TestDrillRestartNode(t *testing.T) {
 		AttemptTimeout: 3 * time.Second, MaxAttempts: 6, IndBits: 5}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	done := make(chan []drillRequest, 1)
-	go func() { done <- load.Run(runCtx) }()
+	wait := load.Start(runCtx)
 
-	select {
-	case <-time.After(5 * time.Second):
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
+	pause(ctx, t, 5*time.Second)
 	port := nodePort(t, nodes[1])
 	detected := relay.watchLog(ctx, relayLeftOpen(hosts[1]))
 	stopping := time.Now()
@@ -56,7 +51,7 @@ func TestDrillRestartNode(t *testing.T) {
 	case <-ctx.Done():
 	}
 	stopRun()
-	reqs := <-done
+	reqs := wait()
 
 	rep := summarise("SIGTERM and restart one of two nodes", reqs, load.IndBits, stopping)
 	if at, ok := <-detected; ok {

@@ -66,25 +66,17 @@ func TestDrillSentinelNodes(t *testing.T) {
 		AttemptTimeout: 3 * time.Second, MaxAttempts: 100, IndBits: 5, BusyBackoff: 200 * time.Millisecond}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	done := make(chan []drillRequest, 1)
-	go func() { done <- load.Run(runCtx) }()
-	pause := func(d time.Duration) {
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
-	}
-	pause(4 * time.Second)
+	wait := load.Start(runCtx)
+	pause(ctx, t, 4*time.Second)
 	killed := time.Now()
 	d.Redis.Stop()
 	if err := redistest.WaitMaster(ctx, sentinel.Addr, "drill", replica.Addr); err != nil {
 		t.Fatalf("Sentinel did not promote the replica: %v", err)
 	}
 	switched := time.Now()
-	pause(6 * time.Second)
+	pause(ctx, t, 6*time.Second)
 	stopRun()
-	reqs := <-done
+	reqs := wait()
 
 	rep := summarise("Redis primary killed, Sentinel failover, two rcmhss nodes", reqs, load.IndBits, killed)
 	var firstAfter time.Time

@@ -56,35 +56,24 @@ func TestDrillStopNode(t *testing.T) {
 	const runFor, stopAt, frozen = 32 * time.Second, 5 * time.Second, 20 * time.Second
 	runCtx, stopRun := context.WithTimeout(ctx, runFor)
 	defer stopRun()
-	done := make(chan []drillRequest, 1)
-	go func() { done <- load.Run(runCtx) }()
+	wait := load.Start(runCtx)
 
 	proc := nodes[1].cmd.Process
-	var stopped time.Time
-	var detected <-chan time.Time
-	select {
-	case <-time.After(stopAt):
-		detected = relay.watchLog(ctx, relayLeftOpen(hosts[1]))
-		stopped = time.Now()
-		if err := proc.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatalf("SIGSTOP %s: %v", hosts[1], err)
-		}
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
+	pause(ctx, t, stopAt)
+	detected := relay.watchLog(ctx, relayLeftOpen(hosts[1]))
+	stopped := time.Now()
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP %s: %v", hosts[1], err)
 	}
 	// Resume the node even if the test fails before SIGCONT, so that the
 	// harness's SIGTERM can stop it.
 	t.Cleanup(func() { _ = proc.Signal(syscall.SIGCONT) })
-	select {
-	case <-time.After(frozen):
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
+	pause(ctx, t, frozen)
 	if err := proc.Signal(syscall.SIGCONT); err != nil {
 		t.Fatalf("SIGCONT %s: %v", hosts[1], err)
 	}
 	resumed := time.Now()
-	reqs := <-done
+	reqs := wait()
 
 	rep := summarise("SIGSTOP one of two nodes for 20 s", reqs, load.IndBits, stopped)
 	select {
