@@ -232,13 +232,7 @@ func TestDuplicateRequestAnsweredFromCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Retransmission: same End-to-End id, new Hop-by-Hop id, T bit.
-	req.Header.HopByHopID++
-	req.Header.CommandFlags |= diam.RetransmittedFlag
-	second, err := p.DoKeepIDs(ctxT(t), req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := retransmit(t, p, req)
 	if got := app.calls.Load(); got != 1 {
 		t.Fatalf("handler called %d times, want 1", got)
 	}
@@ -284,12 +278,7 @@ func TestRetransmissionAfterTooBusyRunsAgain(t *testing.T) {
 	if rc := diametertest.ResultCode(first); rc != diameter.CodeTooBusy || first.Header.CommandFlags&diam.ErrorFlag == 0 {
 		t.Fatalf("first answer %d, flags %#x: want 3004 with the E bit", rc, first.Header.CommandFlags)
 	}
-	req.Header.HopByHopID++
-	req.Header.CommandFlags |= diam.RetransmittedFlag
-	second, err := p.DoKeepIDs(ctxT(t), req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := retransmit(t, p, req)
 	if rc := diametertest.ResultCode(second); rc != diam.Success {
 		t.Fatalf("retransmission answered %d, want 2001 (handler run again)", rc)
 	}
@@ -326,11 +315,7 @@ func TestRequestKeyInContext(t *testing.T) {
 			if _, err := p.Do(ctxT(t), req); err != nil {
 				t.Fatal(err)
 			}
-			req.Header.HopByHopID++
-			req.Header.CommandFlags |= diam.RetransmittedFlag
-			if _, err := p.DoKeepIDs(ctxT(t), req); err != nil {
-				t.Fatal(err)
-			}
+			retransmit(t, p, req)
 			want := ""
 			if withKeys {
 				want = fmt.Sprintf("mme1.test/%x", req.Header.EndToEndID)

@@ -100,6 +100,19 @@ func air(p *diametertest.Peer) *diam.Message {
 	return m
 }
 
+// retransmit sends req again as a retransmission (RFC 6733 5.5.4: T bit,
+// same End-to-End id, a new Hop-by-Hop id) and returns the answer.
+func retransmit(t testing.TB, p *diametertest.Peer, req *diam.Message) *diam.Message {
+	t.Helper()
+	req.Header.HopByHopID++
+	req.Header.CommandFlags |= diam.RetransmittedFlag
+	ans, err := p.DoKeepIDs(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ans
+}
+
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
