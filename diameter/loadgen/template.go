@@ -198,10 +198,7 @@ func appAnswer(req []byte, originHost, originRealm string) []byte {
 	var e encoder
 	for _, code := range []uint32{avpSessionID, avpVendorSpecificAppID} {
 		if raw := topAVP(req, code); raw != nil {
-			e.b = append(e.b, raw...)
-			for len(e.b)%4 != 0 {
-				e.b = append(e.b, 0)
-			}
+			e.raw(raw)
 		}
 	}
 	e.u32(avpResultCode, 0, 2001)

@@ -112,11 +112,16 @@ func (e *encoder) avp(code uint32, flags byte, vendor uint32, data []byte) int {
 	}
 	e.b = append(e.b, h[:hl]...)
 	off := len(e.b)
-	e.b = append(e.b, data...)
+	e.raw(data)
+	return off
+}
+
+// raw appends b (an encoded AVP, or an AVP's data) and pads it to 4 octets.
+func (e *encoder) raw(b []byte) {
+	e.b = append(e.b, b...)
 	for len(e.b)%4 != 0 {
 		e.b = append(e.b, 0)
 	}
-	return off
 }
 
 func (e *encoder) str(code uint32, vendor uint32, s string) int {
